@@ -1,0 +1,153 @@
+// Package app wires configuration, components and the HTTP server together
+// and owns every goroutine of the process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bss-api/bss-api/internal/buildinfo"
+	"github.com/bss-api/bss-api/internal/config"
+	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/httpapi"
+	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/store/memory"
+)
+
+// usageError marks errors caused by bad flags or environment.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// ExitCode returns the process exit status for an error returned by Run:
+// 2 for bad configuration, 1 for anything else.
+func ExitCode(err error) int {
+	if _, ok := errors.AsType[usageError](err); ok {
+		return 2
+	}
+	return 1
+}
+
+// Run runs the server until ctx is cancelled, then shuts it down gracefully.
+// args are the command-line arguments without the program name; getenv
+// reads the environment. Logs go to stderr; --help and --version to stdout.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Parse(args, getenv, stdout)
+	if errors.Is(err, config.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	if cfg.ShowVersion {
+		_, err := fmt.Fprintln(stdout, "bss-api", buildinfo.Version())
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	if cfg.NodeName == "" {
+		if cfg.NodeName, err = os.Hostname(); err != nil {
+			return fmt.Errorf("no --node-name given and the hostname is unknown: %w", err)
+		}
+	}
+
+	now := time.Now
+	history := memory.NewHistory(cfg.HistoryMaxSamples, cfg.HistoryRetention, now)
+	recorder := metrics.NewRecorder(history, now)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		metrics.NewCollector(recorder, cfg.NodeName, cfg.MetricsStaleness),
+	)
+
+	gate := &health.Gate{}
+	handler := httpapi.New(httpapi.Config{
+		Logger:           log,
+		Registry:         reg,
+		Metrics:          recorder,
+		Gate:             gate,
+		Checks:           []health.Check{metricsCheck(recorder, now, cfg.MetricsStaleness), historyCheck(history)},
+		Version:          buildinfo.Version(),
+		Node:             cfg.NodeName,
+		Now:              now,
+		CORSOrigins:      cfg.CORSOrigins,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		MaxHistoryWindow: cfg.HistoryRetention,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+
+	// Listen before starting anything, so a port clash fails at once.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		gate.Set(false)
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		// The parent context is already cancelled; shutdown gets its own deadline.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		return nil
+	})
+	gate.Set(true)
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+func metricsCheck(rec *metrics.Recorder, now func() time.Time, staleness time.Duration) health.Check {
+	return health.Check{Name: "metrics", Probe: func(ctx context.Context) health.Report {
+		last, ok, err := rec.Latest(ctx)
+		switch {
+		case err != nil:
+			return health.Report{State: health.Degraded, Detail: err.Error()}
+		case !ok:
+			return health.Report{State: health.OK, Detail: "no metrics received yet"}
+		}
+		age := now().Sub(last.ReceivedAt).Round(time.Second)
+		if age > staleness {
+			return health.Report{State: health.Degraded, Detail: fmt.Sprintf("last push %s ago, older than %s", age, staleness)}
+		}
+		return health.Report{State: health.OK, Detail: fmt.Sprintf("last push %s ago", age)}
+	}}
+}
+
+func historyCheck(h *memory.History) health.Check {
+	return health.Check{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
+		return health.Report{State: health.OK, Detail: fmt.Sprintf("memory: %d samples", h.Len())}
+	}}
+}

@@ -1,0 +1,257 @@
+// Package config turns command-line flags and BSS_* environment variables
+// into one validated Config. Flags win over environment variables, which win
+// over the defaults. Every flag --some-name has the variable BSS_SOME_NAME.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the complete, validated configuration of one server process.
+type Config struct {
+	Listen   string // HOST:PORT to listen on
+	NodeName string // this node's name; empty means "ask the OS for the hostname"
+
+	LogLevel  string // debug, info, warn or error
+	LogFormat string // text or json
+
+	CORSOrigins  []string // allowed CORS origins; "*" allows any
+	MaxBodyBytes int64    // request body limit
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	ShutdownTimeout   time.Duration
+
+	HistoryRetention  time.Duration // samples older than this are dropped
+	HistoryMaxSamples int           // at most this many samples are kept
+	MetricsStaleness  time.Duration // scheduler series vanish from /metrics after this long without a push
+
+	ShowVersion bool
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:            ":8080",
+		LogLevel:          "info",
+		LogFormat:         "text",
+		CORSOrigins:       []string{"*"},
+		MaxBodyBytes:      1 << 20,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ShutdownTimeout:   15 * time.Second,
+		HistoryRetention:  24 * time.Hour,
+		HistoryMaxSamples: 100_000,
+		MetricsStaleness:  60 * time.Second,
+	}
+}
+
+// ErrHelp is returned by Parse when -h or --help was given; usage has been
+// written to the output.
+var ErrHelp = flag.ErrHelp
+
+// EnvName returns the environment variable that sets the flag name.
+func EnvName(flagName string) string {
+	return "BSS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse builds a Config from args (without the program name) and getenv.
+// Usage text goes to out. The error names the flag or variable at fault.
+func Parse(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("bss-api", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: bss-api [flags]\n\nEvery flag --name can also be set with the environment variable BSS_NAME.\n\n")
+		fs.PrintDefaults()
+	}
+
+	var port string
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "`HOST:PORT` to listen on")
+	fs.StringVar(&port, "port", "", "alias of --listen: `PORT`, :PORT or HOST:PORT")
+	fs.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "this node's name (default: $NODE_NAME, else the hostname)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	fs.Func("cors-origins", "comma-separated allowed CORS `origins`; * allows any (default *)", func(s string) error {
+		cfg.CORSOrigins = splitList(s)
+		return nil
+	})
+	fs.Func("max-body-bytes", "request body limit in `bytes` (suffixes KiB, MiB allowed) (default 1MiB)", func(s string) error {
+		n, err := parseSize(s)
+		cfg.MaxBodyBytes = n
+		return err
+	})
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", cfg.ReadHeaderTimeout, "time allowed to read request headers")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time allowed to read a whole request")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time allowed to write a response")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle keep-alive connection is kept")
+	fs.Func("max-header-bytes", "request header limit in `bytes` (default 64KiB)", func(s string) error {
+		n, err := parseSize(s)
+		cfg.MaxHeaderBytes = int(n)
+		return err
+	})
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
+	fs.DurationVar(&cfg.HistoryRetention, "history-retention", cfg.HistoryRetention, "how long metric samples are kept")
+	fs.IntVar(&cfg.HistoryMaxSamples, "history-max-samples", cfg.HistoryMaxSamples, "how many metric samples are kept at most")
+	fs.DurationVar(&cfg.MetricsStaleness, "metrics-staleness", cfg.MetricsStaleness, "scheduler series leave /metrics after this long without a push")
+	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
+
+	// Environment first, so flags given on the command line override it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvName(f.Name)
+		v := getenv(name)
+		if v == "" || envErr != nil {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			envErr = fmt.Errorf("invalid %s=%q: %w", name, v, err)
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName = getenv("NODE_NAME") // the downward API's conventional name
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, ErrHelp
+		}
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (flags look like --name=value)", fs.Arg(0))
+	}
+	if port != "" {
+		listen, err := portToListen(port)
+		if err != nil {
+			return Config{}, fmt.Errorf("invalid --port %q: %w", port, err)
+		}
+		if set(fs, "listen") && listen != cfg.Listen {
+			return Config{}, fmt.Errorf("--port %q and --listen %q disagree; give one of them", port, cfg.Listen)
+		}
+		cfg.Listen = listen
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks every field and returns the first problem found.
+func (c Config) Validate() error {
+	if err := validateListen(c.Listen); err != nil {
+		return fmt.Errorf("invalid --listen %q: %w", c.Listen, err)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("invalid --log-level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("invalid --log-format %q: must be text or json", c.LogFormat)
+	}
+	if len(c.CORSOrigins) == 0 {
+		return errors.New("invalid --cors-origins: give at least one origin, or * for any")
+	}
+	positive := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"read-header-timeout", c.ReadHeaderTimeout},
+		{"read-timeout", c.ReadTimeout},
+		{"write-timeout", c.WriteTimeout},
+		{"idle-timeout", c.IdleTimeout},
+		{"shutdown-timeout", c.ShutdownTimeout},
+		{"history-retention", c.HistoryRetention},
+		{"metrics-staleness", c.MetricsStaleness},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			return fmt.Errorf("invalid --%s %s: must be greater than zero", p.name, p.d)
+		}
+	}
+	if c.MaxBodyBytes < 64 {
+		return fmt.Errorf("invalid --max-body-bytes %d: must be at least 64", c.MaxBodyBytes)
+	}
+	if c.MaxHeaderBytes < 1024 {
+		return fmt.Errorf("invalid --max-header-bytes %d: must be at least 1024", c.MaxHeaderBytes)
+	}
+	if c.HistoryMaxSamples < 1 {
+		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)
+	}
+	return nil
+}
+
+func set(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// portToListen accepts the forms the original server's --port took:
+// "8080", ":8080" and "127.0.0.1:8080".
+func portToListen(s string) (string, error) {
+	if _, err := strconv.Atoi(s); err == nil {
+		s = ":" + s
+	}
+	return s, validateListen(s)
+}
+
+func validateListen(s string) error {
+	_, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("must be HOST:PORT, :PORT or PORT")
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q must be a number from 0 to 65535", p)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// parseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G) suffix.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	t := strings.TrimSpace(s)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size in bytes (examples: 1048576, 512KiB, 1MiB)", s)
+	}
+	return n * mult, nil
+}

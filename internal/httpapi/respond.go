@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/bss-api/bss-api/internal/apperr"
+)
+
+// envelope is the seed's response frame. Success responses embed it next
+// to their payload; errors carry only Success and Error.
+type envelope struct {
+	Success   bool   `json:"success"`
+	Message   string `json:"message,omitempty"`
+	Timestamp string `json:"timestamp,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// ok returns a success envelope stamped with now in RFC3339 UTC.
+func ok(now time.Time, message string) envelope {
+	return envelope{Success: true, Message: message, Timestamp: now.UTC().Format(time.RFC3339)}
+}
+
+// statusOf maps an error code to its HTTP status. It is the only place that
+// does so.
+func statusOf(code apperr.Code) int {
+	switch code {
+	case apperr.Invalid:
+		return http.StatusBadRequest
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.Unsupported:
+		return http.StatusUnsupportedMediaType
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// responder writes JSON responses and errors. It is shared by every handler.
+type responder struct {
+	log *slog.Logger
+}
+
+// json marshals v before writing anything, so an encoding failure becomes a
+// clean 500 instead of a truncated 200.
+func (rs responder) json(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		rs.error(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	writeJSONBytes(w, status, body)
+}
+
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	_, _ = w.Write([]byte{'\n'})
+}
+
+// error writes err as the seed's error envelope. Internal errors are logged
+// with their cause and shown to the client generically.
+func (rs responder) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := apperr.CodeOf(err)
+	status := statusOf(code)
+	if status >= 500 {
+		rs.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	body, _ := json.Marshal(envelope{Success: false, Error: apperr.MessageOf(err)})
+	writeJSONBytes(w, status, body)
+}
+
+// readJSONBody reads a JSON request body within limit bytes. It answers 415
+// for a Content-Type other than application/json (none is read as JSON) and
+// 413 for a body over the limit.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, apperr.Errorf(apperr.Unsupported,
+				"Content-Type %q is not supported; send the body as application/json", ct)
+		}
+	}
+	tooLarge := apperr.Errorf(apperr.TooLarge, "request body is larger than the limit of %d bytes", limit)
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	size := limit + 1 // read one byte past the limit to detect overflow
+	if r.ContentLength >= 0 {
+		size = r.ContentLength + 1
+	}
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), size)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge
+		}
+		return nil, apperr.Wrap(apperr.Invalid, err, "could not read the request body")
+	}
+	return body, nil
+}
+
+// readAll reads r to the end into a buffer sized for the expected length.
+func readAll(r io.Reader, expected int64) ([]byte, error) {
+	buf := make([]byte, 0, min(expected, 64<<10))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// route is one entry of the API surface.
+type route struct {
+	pattern     string // net/http method pattern
+	description string
+	handler     http.Handler
+}
+
+// routeTable is the whole API on one screen. GET / and the OpenAPI tests are
+// generated from it, so the three cannot drift apart.
+func (s *server) routeTable() []route {
+	return []route{
+		{"GET /{$}", "Describe the service and list every endpoint", http.HandlerFunc(s.handleInfo)},
+		{"GET /health", "Health of the service and its components (seed format)", http.HandlerFunc(s.handleHealth)},
+		{"GET /healthz", "Liveness probe", http.HandlerFunc(s.handleLiveness)},
+		{"GET /readyz", "Readiness probe; 503 while starting, stopping or a critical component is down", http.HandlerFunc(s.handleReadiness)},
+		{"GET /metrics", "Prometheus metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})},
+		{"GET /api/v1/openapi.yaml", "OpenAPI 3 description of this API", http.HandlerFunc(s.handleOpenAPI)},
+
+		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", http.HandlerFunc(s.handlePostMetrics)},
+		{"GET /api/v1/metrics", "Latest metrics sample", http.HandlerFunc(s.handleLatestMetrics)},
+		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", http.HandlerFunc(s.handleMetricsHistory)},
+		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", http.HandlerFunc(s.handleMetricsSummary)},
+	}
+}
+
+// endpoint is how GET / presents a route.
+type endpoint struct {
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Description string `json:"description"`
+}
+
+func (rt route) endpoint() endpoint {
+	method, path, _ := strings.Cut(rt.pattern, " ")
+	return endpoint{Method: method, Path: strings.TrimSuffix(path, "{$}"), Description: rt.description}
+}

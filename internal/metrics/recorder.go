@@ -1,0 +1,135 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// History stores metric records. Implementations must be safe for concurrent
+// use, keep records ordered by ReceivedAt, and must not retain or modify the
+// slices passed to Append. Slices they return belong to the caller.
+type History interface {
+	// Append stores recs. It returns only after they are stored.
+	Append(ctx context.Context, recs []Record) error
+	// Range returns up to q.Limit records with Since <= ReceivedAt < Until,
+	// oldest first, and whether more records matched than were returned.
+	Range(ctx context.Context, q Query) (recs []Record, more bool, err error)
+	// Latest returns the newest record; ok is false when there is none.
+	Latest(ctx context.Context) (rec Record, ok bool, err error)
+}
+
+// Query selects records from a History. A zero Since or Until is unbounded.
+type Query struct {
+	Since time.Time
+	Until time.Time
+	Limit int
+}
+
+// Recorder accepts decoded samples, stamps them with a receive time and
+// stores them. Receive times are strictly increasing, so every record has a
+// unique time that can be used as a pagination cursor. Safe for concurrent use.
+type Recorder struct {
+	history History
+	now     func() time.Time
+
+	mu   sync.Mutex
+	last time.Time // newest receive time handed out
+
+	latest   atomic.Pointer[Record]
+	received atomic.Uint64 // samples stored since start
+	ignored  atomic.Uint64 // unknown fields seen since start
+}
+
+// NewRecorder returns a Recorder that stores into h and reads time from now.
+func NewRecorder(h History, now func() time.Time) *Recorder {
+	return &Recorder{history: h, now: now}
+}
+
+// Record stores the samples of b and returns their receive time (the time
+// of the first one; a batch gets consecutive nanoseconds).
+func (r *Recorder) Record(ctx context.Context, b Batch) (time.Time, error) {
+	recs := make([]Record, len(b.Samples))
+	r.mu.Lock()
+	t := r.now().UTC()
+	if !t.After(r.last) {
+		t = r.last.Add(time.Nanosecond)
+	}
+	first := t
+	for i := range recs {
+		recs[i] = Record{ReceivedAt: t, Sample: b.Samples[i]}
+		t = t.Add(time.Nanosecond)
+	}
+	r.last = t.Add(-time.Nanosecond)
+	r.mu.Unlock()
+
+	if err := r.history.Append(ctx, recs); err != nil {
+		return time.Time{}, fmt.Errorf("store %d samples: %w", len(recs), err)
+	}
+	r.publish(recs[len(recs)-1])
+	r.received.Add(uint64(len(recs)))
+	r.ignored.Add(uint64(b.IgnoredCount))
+	return first, nil
+}
+
+// publish makes rec the latest record unless a newer one is already there.
+func (r *Recorder) publish(rec Record) {
+	for {
+		cur := r.latest.Load()
+		if cur != nil && !rec.ReceivedAt.After(cur.ReceivedAt) {
+			return
+		}
+		if r.latest.CompareAndSwap(cur, &rec) {
+			return
+		}
+	}
+}
+
+// Latest returns the newest record, from memory when this process has
+// received one, else from the history.
+func (r *Recorder) Latest(ctx context.Context) (Record, bool, error) {
+	if rec := r.latest.Load(); rec != nil {
+		return *rec, true, nil
+	}
+	rec, ok, err := r.history.Latest(ctx)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("read latest sample: %w", err)
+	}
+	return rec, ok, nil
+}
+
+// Range returns stored records; see History.Range.
+func (r *Recorder) Range(ctx context.Context, q Query) ([]Record, bool, error) {
+	recs, more, err := r.history.Range(ctx, q)
+	if err != nil {
+		return nil, false, fmt.Errorf("read history: %w", err)
+	}
+	return recs, more, nil
+}
+
+// Summary summarises the records received in the window ending now.
+func (r *Recorder) Summary(ctx context.Context, window time.Duration) (Summary, error) {
+	to := r.now().UTC()
+	from := to.Add(-window)
+	recs, _, err := r.history.Range(ctx, Query{Since: from, Until: to.Add(time.Nanosecond)})
+	if err != nil {
+		return Summary{}, fmt.Errorf("read history: %w", err)
+	}
+	return Summarize(recs, from, to), nil
+}
+
+// Stats are counts since the process started.
+type Stats struct {
+	Received uint64 // samples stored
+	Ignored  uint64 // unknown fields seen
+}
+
+// Stats returns counts since the process started.
+func (r *Recorder) Stats() Stats {
+	return Stats{Received: r.received.Load(), Ignored: r.ignored.Load()}
+}
+
+// Now returns the recorder's clock reading.
+func (r *Recorder) Now() time.Time { return r.now() }
