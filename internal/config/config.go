@@ -80,7 +80,12 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	}
 
 	var port string
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "`HOST:PORT` to listen on")
+	var parsingArgs, listenInArgs bool
+	fs.Func("listen", "`HOST:PORT` to listen on (default :8080)", func(s string) error {
+		cfg.Listen = s
+		listenInArgs = parsingArgs
+		return nil
+	})
 	fs.StringVar(&port, "port", "", "alias of --listen: `PORT`, :PORT or HOST:PORT")
 	fs.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "this node's name (default: $NODE_NAME, else the hostname)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
@@ -127,6 +132,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	if cfg.NodeName == "" {
 		cfg.NodeName = getenv("NODE_NAME") // the downward API's conventional name
 	}
+	parsingArgs = true
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Config{}, ErrHelp
@@ -141,7 +147,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 		if err != nil {
 			return Config{}, fmt.Errorf("invalid --port %q: %w", port, err)
 		}
-		if set(fs, "listen") && listen != cfg.Listen {
+		if listenInArgs && listen != cfg.Listen {
 			return Config{}, fmt.Errorf("--port %q and --listen %q disagree; give one of them", port, cfg.Listen)
 		}
 		cfg.Listen = listen
@@ -197,12 +203,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)
 	}
 	return nil
-}
-
-func set(fs *flag.FlagSet, name string) bool {
-	found := false
-	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-	return found
 }
 
 // portToListen accepts the forms the original server's --port took:

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -39,12 +40,17 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // httpMetrics are the server's own request metrics, labelled by route
 // pattern (never the raw path, whose cardinality is unbounded).
 type httpMetrics struct {
+	inFlight prometheus.Gauge
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	m := &httpMetrics{
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bss_http_requests_in_flight",
+			Help: "HTTP requests being served now.",
+		}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bss_http_requests_total",
 			Help: "HTTP requests served, by route pattern, method and status code.",
@@ -55,7 +61,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.inFlight, m.requests, m.duration)
 	return m
 }
 
@@ -74,10 +80,11 @@ func methodLabel(m string) string {
 func (s *server) observe(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.metrics.inFlight.Inc()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
+				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(p)
 				}
 				s.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
@@ -87,6 +94,7 @@ func (s *server) observe(route string, next http.Handler) http.Handler {
 					s.respond.error(sw, r, errPanic)
 				}
 			}
+			s.metrics.inFlight.Dec()
 			s.finish(r, route, sw, time.Since(start))
 		}()
 		next.ServeHTTP(sw, r)

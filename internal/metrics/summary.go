@@ -2,14 +2,19 @@ package metrics
 
 import "time"
 
+// minRateSpan is the shortest span of samples a rate is computed over.
+// Samples of one batch are stamped nanoseconds apart; a rate over them
+// would be meaningless.
+const minRateSpan = time.Second
+
 // Summary describes the records of a time window: per-second rates of the
 // counters and min/avg/max of the gauges.
 type Summary struct {
 	From    time.Time `json:"from"`
 	To      time.Time `json:"to"`
 	Samples int       `json:"samples"`
-	// Rates are per-second increases of each counter. They need two samples
-	// in the window and are empty otherwise.
+	// Rates are per-second increases of each counter. They need samples
+	// spanning at least one second and are empty otherwise.
 	Rates map[string]float64 `json:"rates"`
 	// Increases are the counters' total increases over the window.
 	Increases map[string]uint64 `json:"increases"`
@@ -67,8 +72,8 @@ func Summarize(recs []Record, from, to time.Time) Summary {
 				continue
 			}
 			s.Increases[f.Name] = inc[j]
-			if dt := recs[len(recs)-1].ReceivedAt.Sub(recs[0].ReceivedAt).Seconds(); dt > 0 {
-				s.Rates[f.Name] = float64(inc[j]) / dt
+			if span := recs[len(recs)-1].ReceivedAt.Sub(recs[0].ReceivedAt); span >= minRateSpan {
+				s.Rates[f.Name] = float64(inc[j]) / span.Seconds()
 			}
 		case Gauge:
 			g := GaugeStats{Min: f.Get(&recs[0].Sample)}

@@ -10,16 +10,23 @@ import (
 	"github.com/bss-api/bss-api/internal/metrics"
 )
 
-// History keeps metric records in memory, bounded by count and by age.
-// Safe for concurrent use.
-type History struct {
-	maxAge   time.Duration
-	maxCount int
-	now      func() time.Time
+// entry is a record without pointers: the ring is one pointer-free
+// allocation that the garbage collector never has to scan.
+type entry struct {
+	at int64 // receive time, Unix nanoseconds
+	s  metrics.Sample
+}
 
-	mu   sync.RWMutex
-	recs []metrics.Record // ordered by ReceivedAt; recs[head:] are live
-	head int
+// History keeps metric records in memory, bounded by count and by age, in a
+// ring that never grows past the count bound. Safe for concurrent use.
+type History struct {
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu    sync.RWMutex
+	ring  []entry // grows by append up to cap, then wraps
+	start int     // index of the oldest entry
+	n     int     // live entries
 }
 
 var _ metrics.History = (*History)(nil)
@@ -27,8 +34,11 @@ var _ metrics.History = (*History)(nil)
 // NewHistory returns a history keeping at most maxCount records no older than
 // maxAge, as measured by now.
 func NewHistory(maxCount int, maxAge time.Duration, now func() time.Time) *History {
-	return &History{maxAge: maxAge, maxCount: maxCount, now: now}
+	return &History{maxAge: maxAge, now: now, ring: make([]entry, 0, maxCount)}
 }
+
+// at returns the i-th oldest live entry.
+func (h *History) at(i int) *entry { return &h.ring[(h.start+i)%len(h.ring)] }
 
 // Append implements metrics.History. Records arriving slightly out of order
 // (concurrent requests) are inserted in place.
@@ -36,53 +46,52 @@ func (h *History) Append(_ context.Context, recs []metrics.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range recs {
-		n := len(h.recs)
-		if n == h.head || !r.ReceivedAt.Before(h.recs[n-1].ReceivedAt) {
-			h.recs = append(h.recs, r)
-			continue
+		e := entry{at: r.ReceivedAt.UnixNano(), s: r.Sample}
+		switch {
+		case len(h.ring) < cap(h.ring):
+			h.ring = append(h.ring, entry{})
+			h.n++
+		case h.n < len(h.ring):
+			h.n++
+		default: // full: drop the oldest
+			h.start = (h.start + 1) % len(h.ring)
 		}
-		i := h.head + sort.Search(n-h.head, func(i int) bool {
-			return h.recs[h.head+i].ReceivedAt.After(r.ReceivedAt)
-		})
-		h.recs = append(h.recs, metrics.Record{})
-		copy(h.recs[i+1:], h.recs[i:])
-		h.recs[i] = r
+		// Shift newer entries up by one; usually none are newer.
+		i := h.n - 1
+		for ; i > 0 && h.at(i-1).at > e.at; i-- {
+			*h.at(i) = *h.at(i - 1)
+		}
+		*h.at(i) = e
 	}
-	h.trim()
+	h.dropOld()
 	return nil
 }
 
-// trim drops records beyond the count and age limits. It compacts the
-// backing array once half of it is dead, so appends stay amortised O(1).
-func (h *History) trim() {
-	if live := len(h.recs) - h.head; live > h.maxCount {
-		h.head += live - h.maxCount
+// dropOld forgets entries older than the age bound.
+func (h *History) dropOld() {
+	cutoff := h.now().Add(-h.maxAge).UnixNano()
+	for h.n > 0 && h.at(0).at < cutoff {
+		h.start = (h.start + 1) % len(h.ring)
+		h.n--
 	}
-	cutoff := h.now().Add(-h.maxAge)
-	for h.head < len(h.recs) && h.recs[h.head].ReceivedAt.Before(cutoff) {
-		h.head++
-	}
-	if h.head > 0 && h.head >= len(h.recs)/2 {
-		n := copy(h.recs, h.recs[h.head:])
-		clear(h.recs[n:])
-		h.recs = h.recs[:n]
-		h.head = 0
-	}
+}
+
+// search returns the logical index of the first entry at or after t.
+func (h *History) search(t int64) int {
+	return sort.Search(h.n, func(i int) bool { return h.at(i).at >= t })
 }
 
 // Range implements metrics.History.
 func (h *History) Range(_ context.Context, q metrics.Query) ([]metrics.Record, bool, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	live := h.recs[h.head:]
-	cutoff := h.now().Add(-h.maxAge)
-	if q.Since.Before(cutoff) {
-		q.Since = cutoff
+	since := h.now().Add(-h.maxAge)
+	if q.Since.After(since) {
+		since = q.Since
 	}
-	lo := sort.Search(len(live), func(i int) bool { return !live[i].ReceivedAt.Before(q.Since) })
-	hi := len(live)
+	lo, hi := h.search(since.UnixNano()), h.n
 	if !q.Until.IsZero() {
-		hi = sort.Search(len(live), func(i int) bool { return !live[i].ReceivedAt.Before(q.Until) })
+		hi = h.search(q.Until.UnixNano())
 	}
 	if hi < lo {
 		hi = lo
@@ -92,7 +101,9 @@ func (h *History) Range(_ context.Context, q metrics.Query) ([]metrics.Record, b
 		hi, more = lo+q.Limit, true
 	}
 	out := make([]metrics.Record, hi-lo)
-	copy(out, live[lo:hi])
+	for i := range out {
+		out[i] = h.at(lo + i).record()
+	}
 	return out, more, nil
 }
 
@@ -100,15 +111,19 @@ func (h *History) Range(_ context.Context, q metrics.Query) ([]metrics.Record, b
 func (h *History) Latest(_ context.Context) (metrics.Record, bool, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if len(h.recs) == h.head {
+	if h.n == 0 {
 		return metrics.Record{}, false, nil
 	}
-	return h.recs[len(h.recs)-1], true, nil
+	return h.at(h.n - 1).record(), true, nil
 }
 
 // Len returns the number of records held.
 func (h *History) Len() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.recs) - h.head
+	return h.n
+}
+
+func (e *entry) record() metrics.Record {
+	return metrics.Record{ReceivedAt: time.Unix(0, e.at).UTC(), Sample: e.s}
 }

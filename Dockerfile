@@ -1,0 +1,18 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t bss-metrics-api:latest .
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+# The same build the README documents and the tests run.
+RUN VERSION=${VERSION} ./hack/build.sh /out/bss-api
+
+# A static binary needs no libc: distroless/static has CA certificates,
+# /etc/passwd with a nonroot user, and nothing else.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/bss-api /bss-api
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/bss-api"]

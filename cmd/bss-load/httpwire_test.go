@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestReadResponse reads real net/http responses of every framing the
+// parser supports, several on one connection.
+func TestReadResponse(t *testing.T) {
+	big := strings.Repeat("x", 100<<10) // large enough to be chunked
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/small":
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		case "/big":
+			_, _ = w.Write([]byte(big))
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/close":
+			w.Header().Set("Connection", "close")
+			_, _ = w.Write([]byte("bye"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReaderSize(conn, 16<<10)
+	steps := []struct {
+		path      string
+		status    int
+		keepAlive bool
+	}{
+		{"/small", 200, true},
+		{"/big", 200, true},
+		{"/empty", 204, true},
+		{"/missing", 404, true},
+		{"/small", 200, true},
+		{"/close", 200, false},
+	}
+	for _, s := range steps {
+		if _, err := conn.Write(buildRequest(target{method: "GET", path: s.path}, addr)); err != nil {
+			t.Fatal(err)
+		}
+		info, err := readResponse(br, "GET")
+		if err != nil {
+			t.Fatalf("GET %s: %v", s.path, err)
+		}
+		if info.status != s.status || info.keepAlive != s.keepAlive {
+			t.Errorf("GET %s: got %+v, want status %d keepAlive %v", s.path, info, s.status, s.keepAlive)
+		}
+	}
+	if br.Buffered() != 0 {
+		t.Errorf("%d bytes left unread", br.Buffered())
+	}
+}
+
+func TestReadResponseMalformed(t *testing.T) {
+	for _, in := range []string{
+		"",
+		"garbage\r\n\r\n",
+		"HTTP/1.1 2x0 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n\r\nbody until close",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+	} {
+		if _, err := readResponse(bufio.NewReader(strings.NewReader(in)), "GET"); err == nil {
+			t.Errorf("readResponse(%q) = nil error, want one", in)
+		}
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	if _, err := parseOptions([]string{"-url", "http://10.0.0.1:8080"}, new(strings.Builder)); err == nil {
+		t.Error("a non-loopback -url was accepted")
+	}
+	if _, err := parseOptions([]string{"-target", "get:nopath"}, new(strings.Builder)); err == nil {
+		t.Error("get: without a leading / was accepted")
+	}
+	o, err := parseOptions([]string{"-url", "http://127.0.0.1:8080", "-target", "get:/api/v1/pods/pids"}, new(strings.Builder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.addr != "127.0.0.1:8080" || o.reference || o.target.method != "GET" || o.target.path != "/api/v1/pods/pids" {
+		t.Errorf("options = %+v", o)
+	}
+}

@@ -1,0 +1,127 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer is a server started through Run, exactly as main starts it.
+type testServer struct {
+	URL  string
+	done chan error
+	stop context.CancelFunc
+}
+
+// startServer runs the server on a free loopback port with args added to
+// the defaults and stops it when the test ends. It waits for /readyz.
+func startServer(t *testing.T, env map[string]string, args ...string) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	srv := &testServer{done: make(chan error, 1), stop: cancel}
+	all := append([]string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node"}, args...)
+	go func() {
+		err := Run(ctx, all, func(k string) string { return env[k] }, io.Discard, pw)
+		pw.Close()
+		srv.done <- err
+	}()
+	logs := &lineBuffer{}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && !sent {
+				addr <- line.Addr
+				sent = true
+			}
+			logs.add(sc.Text())
+		}
+		if !sent {
+			close(addr)
+		}
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	t.Cleanup(func() {
+		srv.stop()
+		select {
+		case err := <-srv.done:
+			if err != nil {
+				t.Errorf("Run() returned %v on shutdown", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("server did not stop within 30s of cancel")
+		}
+	})
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("server exited before listening: %v", <-srv.done)
+		}
+		srv.URL = "http://" + a
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not log its listen address within 30s")
+	}
+	waitFor(t, 10*time.Second, "server ready", func() bool {
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return srv
+}
+
+// lineBuffer collects log lines from the server goroutine.
+type lineBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *lineBuffer) add(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, s)
+}
+
+func (b *lineBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
+
+// waitFor polls cond every 50ms until it holds or the bound passes.
+func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", bound, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
