@@ -17,19 +17,34 @@ const seedMetrics = `{"usersched_pid":1234,"nr_queued":10,"nr_scheduled":5,"nr_r
 
 func TestRunServesSeedEndpoints(t *testing.T) {
 	srv := startServer(t, nil)
-	code, body := postJSON(t, srv.URL+"/api/v1/metrics", seedMetrics)
-	if code != http.StatusOK || !strings.Contains(body, `"message":"Metrics received successfully"`) {
-		t.Fatalf("POST /api/v1/metrics = %d %s", code, body)
+	if res := srv.API.Post(t, "/api/v1/metrics", "application/json", []byte(seedMetrics)); res.StatusCode != http.StatusOK ||
+		!strings.Contains(string(res.Body), `"message":"Metrics received successfully"`) {
+		t.Fatalf("POST /api/v1/metrics = %d %s", res.StatusCode, res.Body)
 	}
-	resp, err := http.Get(srv.URL + "/health")
-	if err != nil {
-		t.Fatal(err)
+	checks := []struct {
+		path string
+		want []string
+	}{
+		{"/health", []string{`"status":"healthy"`, `"service":"BSS Metrics API Server"`, `"components"`}},
+		{"/healthz", []string{`"status":"ok"`}},
+		{"/readyz", []string{`"status":"ready"`}},
+		{"/", []string{`"path":"/api/v1/metrics"`, `"node":"test-node"`}},
+		{"/api/v1/metrics", []string{`"nr_queued":10`, `"usersched_pid":1234`}},
+		{"/api/v1/metrics/history?since=1h", []string{`"count":1`, `"nr_sched_congested":3`}},
+		{"/api/v1/metrics/summary?window=1m", []string{`"samples":1`, `"nr_queued":{"min":10,"avg":10,"max":10}`}},
+		{"/metrics", []string{`bss_nr_queued{node="test-node"} 10`}},
+		{"/api/v1/openapi.yaml", []string{"openapi: 3"}},
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`"status":"healthy"`, `"service":"BSS Metrics API Server"`, `"components"`} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("/health = %s, missing %s", b, want)
+	for _, c := range checks {
+		res := srv.API.Get(t, c.path)
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d %s", c.path, res.StatusCode, res.Body)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(res.Body), w) {
+				t.Errorf("GET %s = %s, missing %s", c.path, res.Body, w)
+			}
 		}
 	}
 }

@@ -10,11 +10,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bss-api/bss-api/internal/apitest"
 )
 
 // testServer is a server started through Run, exactly as main starts it.
 type testServer struct {
-	URL  string
+	URL string
+	// API performs requests whose responses are validated against the
+	// OpenAPI document.
+	API  *apitest.Client
 	done chan error
 	stop context.CancelFunc
 }
@@ -71,6 +76,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 			t.Fatalf("server exited before listening: %v", <-srv.done)
 		}
 		srv.URL = "http://" + a
+		srv.API = apitest.NewClient(apitest.NewValidator(t), srv.URL, nil)
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not log its listen address within 30s")
 	}
