@@ -22,6 +22,7 @@ import (
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/httpapi"
 	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/procs"
 	"github.com/bss-api/bss-api/internal/store/memory"
 )
 
@@ -72,13 +73,27 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		metrics.NewCollector(recorder, cfg.NodeName, cfg.MetricsStaleness),
 	)
 
+	index := procs.New(procs.Options{
+		ProcRoot:          cfg.ProcRoot,
+		CgroupRoot:        cfg.CgroupRoot,
+		ReconcileInterval: cfg.ReconcileInterval,
+		PollInterval:      cfg.PollInterval,
+		Logger:            log.With("component", "procs"),
+		Now:               now,
+	})
+
 	gate := &health.Gate{}
 	handler := httpapi.New(httpapi.Config{
-		Logger:           log,
-		Registry:         reg,
-		Metrics:          recorder,
-		Gate:             gate,
-		Checks:           []health.Check{metricsCheck(recorder, now, cfg.MetricsStaleness), historyCheck(history)},
+		Logger:    log,
+		Registry:  reg,
+		Metrics:   recorder,
+		Gate:      gate,
+		Processes: index,
+		Checks: []health.Check{
+			metricsCheck(recorder, now, cfg.MetricsStaleness),
+			historyCheck(history),
+			{Name: "processes", Critical: true, Probe: index.Health},
+		},
 		Version:          buildinfo.Version(),
 		Node:             cfg.NodeName,
 		Now:              now,
@@ -105,6 +120,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := index.Run(gctx); err != nil {
+			return fmt.Errorf("process index: %w", err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)

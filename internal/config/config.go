@@ -36,6 +36,11 @@ type Config struct {
 	HistoryMaxSamples int           // at most this many samples are kept
 	MetricsStaleness  time.Duration // scheduler series vanish from /metrics after this long without a push
 
+	ProcRoot          string        // the host's /proc
+	CgroupRoot        string        // the host's cgroup mount
+	ReconcileInterval time.Duration // full /proc scan period
+	PollInterval      time.Duration // container cgroup poll period
+
 	ShowVersion bool
 }
 
@@ -56,6 +61,10 @@ func Default() Config {
 		HistoryRetention:  24 * time.Hour,
 		HistoryMaxSamples: 100_000,
 		MetricsStaleness:  60 * time.Second,
+		ProcRoot:          "/proc",
+		CgroupRoot:        "/sys/fs/cgroup",
+		ReconcileInterval: 10 * time.Second,
+		PollInterval:      500 * time.Millisecond,
 	}
 }
 
@@ -112,6 +121,10 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&cfg.HistoryRetention, "history-retention", cfg.HistoryRetention, "how long metric samples are kept")
 	fs.IntVar(&cfg.HistoryMaxSamples, "history-max-samples", cfg.HistoryMaxSamples, "how many metric samples are kept at most")
 	fs.DurationVar(&cfg.MetricsStaleness, "metrics-staleness", cfg.MetricsStaleness, "scheduler series leave /metrics after this long without a push")
+	fs.StringVar(&cfg.ProcRoot, "proc-root", cfg.ProcRoot, "the host's /proc (e.g. /host/proc in a container)")
+	fs.StringVar(&cfg.CgroupRoot, "cgroup-root", cfg.CgroupRoot, "the host's cgroup mount")
+	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", cfg.ReconcileInterval, "period of the full /proc scan that corrects the process index")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "period of the poll of container cgroups that keeps the process index fresh")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -187,6 +200,8 @@ func (c Config) Validate() error {
 		{"shutdown-timeout", c.ShutdownTimeout},
 		{"history-retention", c.HistoryRetention},
 		{"metrics-staleness", c.MetricsStaleness},
+		{"reconcile-interval", c.ReconcileInterval},
+		{"poll-interval", c.PollInterval},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -198,6 +213,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxHeaderBytes < 1024 {
 		return fmt.Errorf("invalid --max-header-bytes %d: must be at least 1024", c.MaxHeaderBytes)
+	}
+	if c.ProcRoot == "" || c.CgroupRoot == "" {
+		return errors.New("invalid --proc-root or --cgroup-root: must not be empty")
+	}
+	if c.PollInterval < 10*time.Millisecond {
+		return fmt.Errorf("invalid --poll-interval %s: must be at least 10ms", c.PollInterval)
 	}
 	if c.HistoryMaxSamples < 1 {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)

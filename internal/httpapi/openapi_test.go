@@ -75,10 +75,11 @@ func newTestConfig(clock *fakeClock) Config {
 	gate := &health.Gate{}
 	gate.Set(true)
 	return Config{
-		Logger:   slog.New(slog.DiscardHandler),
-		Registry: reg,
-		Metrics:  recorder,
-		Gate:     gate,
+		Logger:    slog.New(slog.DiscardHandler),
+		Registry:  reg,
+		Metrics:   recorder,
+		Processes: newFakeIndex(fixtureSnapshot(1)),
+		Gate:      gate,
 		Checks: []health.Check{{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
 			return health.Report{State: health.OK, Detail: "memory"}
 		}}},
@@ -446,7 +447,6 @@ func TestEndpointsMatchOpenAPI(t *testing.T) {
 		// No such route.
 		{name: "unknown path", path: "/nope", unrouted: true, wantStatus: http.StatusNotFound,
 			check: errorContains("no endpoint at /nope")},
-		{name: "seed path not implemented", path: "/api/v1/pods/pids", unrouted: true, wantStatus: http.StatusNotFound},
 		{name: "trailing slash", path: "/api/v1/metrics/", unrouted: true, wantStatus: http.StatusNotFound},
 		{name: "delete metrics", method: http.MethodDelete, path: "/api/v1/metrics", unrouted: true,
 			wantStatus: http.StatusMethodNotAllowed, check: errorContains("allowed: GET, HEAD, POST")},

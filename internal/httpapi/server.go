@@ -36,8 +36,10 @@ type Config struct {
 	// Registry receives the HTTP request metrics and is served at /metrics.
 	Registry *prometheus.Registry
 	Metrics  MetricsService
-	Gate     *health.Gate
-	Checks   []health.Check // optional
+	// Processes is the node's process index.
+	Processes ProcessIndex
+	Gate      *health.Gate
+	Checks    []health.Check // optional
 
 	Version string
 	Node    string
@@ -56,6 +58,7 @@ type server struct {
 	metrics *httpMetrics
 	mux     *http.ServeMux
 	routes  []route
+	pods    *podsEncoder
 }
 
 var errPanic = apperr.Errorf(apperr.Internal, "internal server error")
@@ -68,6 +71,7 @@ func New(cfg Config) http.Handler {
 		respond: responder{log: cfg.Logger},
 		metrics: newHTTPMetrics(cfg.Registry),
 		mux:     http.NewServeMux(),
+		pods:    &podsEncoder{node: cfg.Node},
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {

@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bss-api/bss-api/internal/apitest/contract"
+	"github.com/bss-api/bss-api/internal/procs"
+)
+
+const (
+	podA  = "65979e01-4cb1-4d08-9dba-45530253ff00"
+	podB  = "0c7c7a5e-1d2f-4b3a-9e8d-7f6a5b4c3d2e"
+	ctrA1 = "5148a146ffbbe8672f11494843d54b8769d2eccc677c02027fc09aba192e3c67"
+	ctrA0 = "0e1f5c3d2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	ctrB  = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+)
+
+// fakeIndex serves a settable snapshot.
+type fakeIndex struct {
+	snap atomic.Pointer[procs.Snapshot]
+}
+
+func newFakeIndex(s *procs.Snapshot) *fakeIndex {
+	f := &fakeIndex{}
+	f.snap.Store(s)
+	return f
+}
+
+func (f *fakeIndex) Snapshot() *procs.Snapshot { return f.snap.Load() }
+
+func fixtureSnapshot(version uint64) *procs.Snapshot {
+	return procs.NewSnapshot(version, start, []procs.Pod{
+		{
+			UID: podB, QoS: procs.Guaranteed,
+			Containers: []procs.Container{{ID: ctrB, PIDs: []int{800}}},
+			Processes: []procs.Process{
+				{Proc: procs.Proc{PID: 800, PPID: 1, Command: "my (weird) app", StartTime: 9100}, ContainerID: ctrB, Threads: []int{800, 801}},
+			},
+		},
+		{
+			UID: podA, QoS: procs.Burstable,
+			Containers: []procs.Container{
+				{ID: ctrA0, Runtime: procs.Containerd, Sandbox: true, PIDs: []int{717720}},
+				{ID: ctrA1, Runtime: procs.Containerd, PIDs: []int{718001}},
+			},
+			Processes: []procs.Process{
+				{Proc: procs.Proc{PID: 717720, PPID: 717576, Command: "pause", StartTime: 9001}, ContainerID: ctrA0, Threads: []int{717720}},
+				{Proc: procs.Proc{PID: 718001, PPID: 717576, Command: "loki", StartTime: 9005}, ContainerID: ctrA1, Threads: []int{718001, 718002}},
+			},
+		},
+	}, []procs.Proc{{PID: 1, Command: "systemd"}})
+}
+
+type podsResponse struct {
+	Success bool   `json:"success"`
+	Message string `json:"message"`
+	Version uint64 `json:"version"`
+	Pods    []struct {
+		PodName     string `json:"pod_name"`
+		Namespace   string `json:"namespace"`
+		PodUID      string `json:"pod_uid"`
+		ContainerID string `json:"container_id"`
+		QoSClass    string `json:"qos_class"`
+		Processes   []struct {
+			PID         int    `json:"pid"`
+			Command     string `json:"command"`
+			PPID        int    `json:"ppid"`
+			ContainerID string `json:"container_id"`
+			Threads     []int  `json:"threads"`
+		} `json:"processes"`
+	} `json:"pods"`
+}
+
+func decodePods(t *testing.T, res *contract.Response) podsResponse {
+	t.Helper()
+	var pr podsResponse
+	if err := json.Unmarshal(res.Body, &pr); err != nil {
+		t.Fatalf("decode %s: %v", res.Body, err)
+	}
+	return pr
+}
+
+func TestPodPIDs(t *testing.T) {
+	env := newTestEnv(t, newValidator(t), nil)
+	tests := []struct {
+		query    string
+		wantPods []string // pod UIDs in order
+		wantPIDs []int    // all PIDs in order
+	}{
+		{"", []string{podB, podA}, []int{800, 717720, 718001}},
+		{"?pod_uid=" + podA, []string{podA}, []int{717720, 718001}},
+		{"?pod_uid=" + strings.ReplaceAll(strings.ToUpper(podA), "-", "_"), []string{podA}, []int{717720, 718001}},
+		{"?pid=718001", []string{podA}, []int{717720, 718001}},
+		{"?pid=1", []string{}, []int{}},
+		{"?container_id=containerd://" + ctrA1, []string{podA}, []int{718001}},
+		{"?container_id=" + ctrB, []string{podB}, []int{800}},
+		{"?pod_uid=" + podB + "&pid=718001", []string{}, []int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			res := env.client.Get(t, "/api/v1/pods/pids"+tt.query)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", res.StatusCode, res.Body)
+			}
+			pr := decodePods(t, res)
+			if pr.Message != "Pod-PID mappings retrieved successfully" || pr.Pods == nil {
+				t.Fatalf("body = %s", res.Body)
+			}
+			gotPods, gotPIDs := []string{}, []int{}
+			for _, p := range pr.Pods {
+				gotPods = append(gotPods, p.PodUID)
+				for _, pp := range p.Processes {
+					gotPIDs = append(gotPIDs, pp.PID)
+				}
+			}
+			if strings.Join(gotPods, ",") != strings.Join(tt.wantPods, ",") || !equalInts(gotPIDs, tt.wantPIDs) {
+				t.Errorf("pods %v pids %v, want %v %v", gotPods, gotPIDs, tt.wantPods, tt.wantPIDs)
+			}
+		})
+	}
+	t.Run("seed fields", func(t *testing.T) {
+		pr := decodePods(t, env.client.Get(t, "/api/v1/pods/pids?pod_uid="+podA))
+		p := pr.Pods[0]
+		if p.ContainerID != ctrA1 {
+			t.Errorf("container_id = %q, want the application container %q, not the sandbox", p.ContainerID, ctrA1)
+		}
+		if p.Processes[0].Command != "pause" || p.Processes[0].PPID != 717576 || p.Processes[0].ContainerID != ctrA0 {
+			t.Errorf("first process = %+v", p.Processes[0])
+		}
+		if p.Processes[1].Threads != nil {
+			t.Error("threads listed without include_threads")
+		}
+	})
+	t.Run("threads", func(t *testing.T) {
+		pr := decodePods(t, env.client.Get(t, "/api/v1/pods/pids?include_threads=true&pod_uid="+podA))
+		if got := pr.Pods[0].Processes[1].Threads; !equalInts(got, []int{718001, 718002}) {
+			t.Errorf("threads = %v", got)
+		}
+	})
+	for _, bad := range []string{"?pod_uid=nope", "?pid=0", "?pid=x", "?pid=4194305", "?container_id=abc", "?include_threads=maybe"} {
+		t.Run("bad "+bad, func(t *testing.T) {
+			res := env.client.Get(t, "/api/v1/pods/pids"+bad)
+			name, _, _ := strings.Cut(strings.TrimPrefix(bad, "?"), "=")
+			if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(res.Body), name+":") {
+				t.Errorf("status %d body %s; want 400 naming %s", res.StatusCode, res.Body, name)
+			}
+		})
+	}
+}
+
+func TestPodPIDsEmptyIsArray(t *testing.T) {
+	env := newTestEnv(t, newValidator(t), func(c *Config) {
+		c.Processes = newFakeIndex(procs.NewSnapshot(1, start, nil, nil))
+	})
+	res := env.client.Get(t, "/api/v1/pods/pids")
+	if !strings.Contains(string(res.Body), `"pods":[]`) {
+		t.Errorf("body = %s, want \"pods\":[]", res.Body)
+	}
+}
+
+func TestPodPIDsNotReady(t *testing.T) {
+	env := newTestEnv(t, newValidator(t), func(c *Config) { c.Processes = &fakeIndex{} })
+	if res := env.client.Get(t, "/api/v1/pods/pids"); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status = %d, want 503 before the first scan", res.StatusCode)
+	}
+}
+
+func TestPodPIDsETag(t *testing.T) {
+	idx := newFakeIndex(fixtureSnapshot(5))
+	env := newTestEnv(t, newValidator(t), func(c *Config) { c.Processes = idx })
+	first := env.client.Get(t, "/api/v1/pods/pids")
+	tag := first.Header.Get("ETag")
+	if tag == "" {
+		t.Fatal("no ETag")
+	}
+	req := env.client.NewRequest(t, http.MethodGet, "/api/v1/pods/pids", "", nil)
+	req.Header.Set("If-None-Match", tag)
+	if res := env.client.Do(t, req); res.StatusCode != http.StatusNotModified || len(res.Body) != 0 {
+		t.Errorf("same version: status %d body %q, want 304 and no body", res.StatusCode, res.Body)
+	}
+	other := env.client.NewRequest(t, http.MethodGet, "/api/v1/pods/pids?include_threads=true", "", nil)
+	other.Header.Set("If-None-Match", tag)
+	if res := env.client.Do(t, other); res.StatusCode != http.StatusOK {
+		t.Errorf("other query with the same tag: status %d, want 200", res.StatusCode)
+	}
+	idx.snap.Store(fixtureSnapshot(6))
+	again := env.client.NewRequest(t, http.MethodGet, "/api/v1/pods/pids", "", nil)
+	again.Header.Set("If-None-Match", tag)
+	res := env.client.Do(t, again)
+	if res.StatusCode != http.StatusOK || res.Header.Get("ETag") == tag {
+		t.Errorf("new version: status %d etag %q, want 200 and a new tag", res.StatusCode, res.Header.Get("ETag"))
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

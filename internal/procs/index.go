@@ -1,0 +1,491 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bss-api/bss-api/internal/health"
+)
+
+// Options configure an Index.
+type Options struct {
+	ProcRoot   string // the host's /proc
+	CgroupRoot string // the host's /sys/fs/cgroup
+	// ReconcileInterval is the period of the full /proc scan that corrects
+	// anything the events and polls missed.
+	ReconcileInterval time.Duration
+	// PollInterval is the period of the cheap poll of every known container
+	// cgroup's cgroup.procs, which sees processes enter and leave pods.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Index keeps a versioned snapshot of which processes run in which pods.
+// Snapshot and Subscribe are safe for concurrent use; Run must be called
+// once, and owns all scanning.
+type Index struct {
+	opts Options
+	log  *slog.Logger
+	snap atomic.Pointer[Snapshot]
+
+	subMu sync.Mutex
+	subs  map[chan struct{}]struct{}
+
+	// Owned by Run.
+	rd        *reader
+	hier      hierarchies
+	pods      map[int]*tracked
+	host      map[int]Proc
+	stats     ScanStats
+	dirs      map[string]CgroupRef // container cgroup dirs polled for members
+	watch     *watcher
+	version   uint64
+	lastPods  []Pod
+	watchErrs int
+}
+
+// New returns an index; it reads nothing until Run.
+func New(opts Options) *Index {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Index{opts: opts, log: opts.Logger, subs: map[chan struct{}]struct{}{}}
+}
+
+// Snapshot returns the current snapshot, or nil before the first scan.
+func (ix *Index) Snapshot() *Snapshot { return ix.snap.Load() }
+
+// Subscribe returns a channel that receives a value after each new snapshot
+// (notifications coalesce: a slow reader sees one for several), and a
+// function that cancels the subscription.
+func (ix *Index) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	ix.subMu.Lock()
+	ix.subs[ch] = struct{}{}
+	ix.subMu.Unlock()
+	return ch, func() {
+		ix.subMu.Lock()
+		delete(ix.subs, ch)
+		ix.subMu.Unlock()
+	}
+}
+
+// Run scans once, publishes the first snapshot, then keeps the index fresh
+// until ctx is cancelled.
+func (ix *Index) Run(ctx context.Context) error {
+	ix.rd = newReader()
+	ix.hier = findHierarchies(ix.opts.CgroupRoot)
+	ix.dirs = map[string]CgroupRef{}
+	w, err := newWatcher()
+	if err != nil {
+		ix.log.Warn("no cgroup events; relying on polls", "err", err)
+	} else {
+		ix.watch = w
+	}
+	if err := ix.reconcile(); err != nil {
+		return err
+	}
+
+	events := make(chan []rawEvent, 16)
+	g, gctx := errgroup.WithContext(ctx)
+	if ix.watch != nil {
+		g.Go(func() error { return ix.readEvents(gctx, events) })
+		g.Go(func() error {
+			<-gctx.Done()
+			return ix.watch.close()
+		})
+	}
+	g.Go(func() error { return ix.loop(gctx, events) })
+	err = g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (ix *Index) loop(ctx context.Context, events <-chan []rawEvent) error {
+	poll := time.NewTicker(ix.opts.PollInterval)
+	defer poll.Stop()
+	full := time.NewTicker(ix.opts.ReconcileInterval)
+	defer full.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+			ix.poll()
+		case <-full.C:
+			if err := ix.reconcile(); err != nil {
+				ix.log.Error("process scan failed", "err", err)
+			}
+		case raw := <-events:
+			if ix.handleEvents(raw) {
+				if err := ix.reconcile(); err != nil {
+					ix.log.Error("process scan failed", "err", err)
+				}
+			} else {
+				ix.poll()
+			}
+		}
+	}
+}
+
+// readEvents forwards inotify events until the watcher is closed.
+func (ix *Index) readEvents(ctx context.Context, out chan<- []rawEvent) error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := ix.watch.read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case out <- decode(buf[:n]):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// handleEvents updates the watched and polled directories. It returns true
+// when events were lost and a full rescan is needed.
+func (ix *Index) handleEvents(raw []rawEvent) (rescan bool) {
+	for _, ev := range ix.watch.resolve(raw) {
+		switch {
+		case ev.overflow:
+			rescan = true
+		case ev.created:
+			if h, ok := ix.hier.of(ev.path); ok {
+				ix.walk(h, ev.path, 0)
+			}
+		default:
+			ix.watch.forget(ev.path)
+			delete(ix.dirs, ev.path)
+		}
+	}
+	return rescan
+}
+
+// reconcile rebuilds the whole index from /proc and the cgroup tree.
+func (ix *Index) reconcile() error {
+	start := time.Now()
+	pods, host, stats, err := scan(ix.rd, ix.opts.ProcRoot, ix.hier)
+	if err != nil {
+		return err
+	}
+	stats.Duration = time.Since(start)
+	stats.At = ix.opts.Now()
+	ix.pods, ix.host, ix.stats = pods, host, stats
+	// Rediscover directories from scratch so dirs removed while events were
+	// lost do not linger.
+	ix.dirs = map[string]CgroupRef{}
+	for _, t := range pods {
+		if t.dir != "" && t.ref.ContainerID != "" {
+			ix.dirs[t.dir] = t.ref
+		}
+	}
+	for _, h := range ix.hier {
+		ix.discover(h)
+	}
+	ix.publish(true)
+	return nil
+}
+
+// poll reads cgroup.procs of every known container cgroup and applies the
+// difference to the pod processes: new PIDs are read from /proc, PIDs that
+// left are dropped. Cost: one small read per container.
+func (ix *Index) poll() {
+	changed := false
+	members := map[string]map[int]bool{}
+	for pid, t := range ix.pods {
+		if t.dir == "" {
+			continue
+		}
+		if members[t.dir] == nil {
+			members[t.dir] = map[int]bool{}
+		}
+		members[t.dir][pid] = true
+	}
+	var pids []int
+	for dir, ref := range ix.dirs {
+		b, err := ix.rd.read(dir + "/cgroup.procs")
+		if err != nil {
+			if gone(err) {
+				delete(ix.dirs, dir)
+				ix.watch.forgetIfAny(dir)
+			}
+			continue
+		}
+		pids = parsePIDList(b, pids[:0])
+		now := map[int]bool{}
+		for _, pid := range pids {
+			now[pid] = true
+			if _, known := ix.pods[pid]; known {
+				continue
+			}
+			st, ok := ix.readStat(pid)
+			if !ok {
+				continue
+			}
+			ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid)}
+			delete(ix.host, pid)
+			changed = true
+		}
+		for pid := range members[dir] {
+			if !now[pid] {
+				ix.reattribute(pid)
+				changed = true
+			}
+		}
+		delete(members, dir)
+	}
+	// Members of directories that vanished.
+	for _, pids := range members {
+		for pid := range pids {
+			ix.reattribute(pid)
+			changed = true
+		}
+	}
+	if changed {
+		ix.publish(false)
+	}
+}
+
+// reattribute rereads where a pod process that left its cgroup went: it
+// exited, moved to another pod cgroup, or left the pods altogether.
+func (ix *Index) reattribute(pid int) {
+	delete(ix.pods, pid)
+	cg, err := ix.rd.read(ix.rd.pidPath(ix.opts.ProcRoot, pid, "cgroup"))
+	if err != nil {
+		return
+	}
+	ref, line, inPod := ParseProcCgroup(cg)
+	st, ok := ix.readStat(pid)
+	if !ok {
+		return
+	}
+	if inPod && !ref.Conmon {
+		ix.pods[pid] = &tracked{ref: ref, dir: ix.hier.dir(line), stat: st, threads: threads(ix.opts.ProcRoot, pid)}
+		return
+	}
+	ix.host[pid] = Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}
+}
+
+func (ix *Index) readStat(pid int) (procStat, bool) {
+	b, err := ix.rd.read(ix.rd.pidPath(ix.opts.ProcRoot, pid, "stat"))
+	if err != nil {
+		return procStat{}, false
+	}
+	return parseStat(b)
+}
+
+// publish makes a new snapshot from the current state. The version moves
+// only when the pod view changed; full scans always publish, so host
+// process data stays current for readers.
+func (ix *Index) publish(fullScan bool) {
+	pods := buildPods(ix.pods)
+	podsChanged := ix.snap.Load() == nil || !reflect.DeepEqual(pods, ix.lastPods)
+	if !podsChanged && !fullScan {
+		return
+	}
+	if podsChanged {
+		ix.version++
+		ix.lastPods = pods
+	}
+	ix.snap.Store(newSnapshot(ix.version, ix.opts.Now(), ix.lastPods, maps.Clone(ix.host), ix.stats))
+	ix.subMu.Lock()
+	for ch := range ix.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	ix.subMu.Unlock()
+}
+
+// Health reports the index's state for /health and /readyz.
+func (ix *Index) Health(context.Context) health.Report {
+	s := ix.Snapshot()
+	if s == nil {
+		return health.Report{State: health.Down, Detail: "first process scan not finished"}
+	}
+	st := s.Stats()
+	detail := fmt.Sprintf("%d pods, %d pod processes of %d; full scan %s ago took %s",
+		len(s.Pods), s.NumProcesses(), st.Processes, ix.opts.Now().Sub(st.At).Round(time.Second), st.Duration.Round(time.Microsecond))
+	if st.PermissionErrors > 0 {
+		return health.Report{State: health.Degraded, Detail: fmt.Sprintf("%s; %d files unreadable for lack of permission", detail, st.PermissionErrors)}
+	}
+	return health.Report{State: health.OK, Detail: detail}
+}
+
+// scan reads every process under procRoot.
+func scan(rd *reader, procRoot string, hier hierarchies) (map[int]*tracked, map[int]Proc, ScanStats, error) {
+	pids, err := listPIDs(procRoot)
+	if err != nil {
+		return nil, nil, ScanStats{}, fmt.Errorf("list processes in %s: %w", procRoot, err)
+	}
+	pods := map[int]*tracked{}
+	host := make(map[int]Proc, len(pids))
+	var stats ScanStats
+	for _, pid := range pids {
+		cg, err := rd.read(rd.pidPath(procRoot, pid, "cgroup"))
+		if err != nil {
+			if denied(err) {
+				stats.PermissionErrors++
+			}
+			continue
+		}
+		ref, line, inPod := ParseProcCgroup(cg)
+		b, err := rd.read(rd.pidPath(procRoot, pid, "stat"))
+		if err != nil {
+			if denied(err) {
+				stats.PermissionErrors++
+			}
+			continue
+		}
+		st, ok := parseStat(b)
+		if !ok {
+			continue
+		}
+		stats.Processes++
+		if !inPod || ref.Conmon {
+			host[pid] = Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}
+			continue
+		}
+		pods[pid] = &tracked{ref: ref, dir: hier.dir(line), stat: st, threads: threads(procRoot, pid)}
+		stats.PodProcesses++
+	}
+	return pods, host, stats, nil
+}
+
+// hierarchy is one mounted cgroup hierarchy under the cgroup root.
+type hierarchy struct {
+	root string // filesystem directory
+	v2   bool
+	name string // v1: controllers or "name=…"; v2: ""
+}
+
+type hierarchies []hierarchy
+
+// findHierarchies finds the hierarchies the kubelet puts pods in: the v2
+// tree (at the root, or at unified/ on hybrid hosts), and the v1
+// name=systemd and pids trees.
+func findHierarchies(root string) hierarchies {
+	var hs hierarchies
+	if exists(filepath.Join(root, "cgroup.controllers")) {
+		return hierarchies{{root: root, v2: true}}
+	}
+	if u := filepath.Join(root, "unified"); exists(filepath.Join(u, "cgroup.controllers")) {
+		hs = append(hs, hierarchy{root: u, v2: true})
+	}
+	for _, v1 := range []struct{ dir, name string }{{"systemd", "name=systemd"}, {"pids", "pids"}} {
+		if d := filepath.Join(root, v1.dir); exists(filepath.Join(d, "cgroup.procs")) {
+			hs = append(hs, hierarchy{root: d, name: v1.name})
+		}
+	}
+	return hs
+}
+
+// dir maps a /proc/<pid>/cgroup line to a directory, or "" when the line's
+// hierarchy is not one polled or the path is relative to a cgroup namespace.
+func (hs hierarchies) dir(line CgroupLine) string {
+	if strings.Contains(line.Path, "/..") {
+		return ""
+	}
+	for _, h := range hs {
+		if (h.v2 && line.Hierarchy == "0" && line.Controllers == "") || (!h.v2 && line.Controllers == h.name) {
+			return filepath.Join(h.root, line.Path)
+		}
+	}
+	return ""
+}
+
+// of returns the hierarchy that contains path.
+func (hs hierarchies) of(path string) (hierarchy, bool) {
+	for _, h := range hs {
+		if strings.HasPrefix(path, h.root+"/") || path == h.root {
+			return h, true
+		}
+	}
+	return hierarchy{}, false
+}
+
+// kubepodsRoots are the names of the top cgroup of a kubelet's pods.
+var kubepodsRoots = map[string]bool{"kubepods": true, "kubepods.slice": true, "kubelet-kubepods.slice": true}
+
+// discover finds kubepods trees in h (up to four levels down, which covers
+// nested nodes) and walks them.
+func (ix *Index) discover(h hierarchy) {
+	var find func(dir string, depth int)
+	find = func(dir string, depth int) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			if kubepodsRoots[e.Name()] {
+				ix.walk(h, p, 0)
+			} else if depth < 3 {
+				find(p, depth+1)
+			}
+		}
+	}
+	find(h.root, 0)
+}
+
+// walk watches dir (a kubepods, QoS or pod cgroup) and records the
+// container cgroups below it.
+func (ix *Index) walk(h hierarchy, dir string, depth int) {
+	rel := strings.TrimPrefix(dir, h.root)
+	if ref, ok := ParseCgroupPath(rel); ok && ref.ContainerID != "" {
+		if !ref.Conmon {
+			ix.dirs[dir] = ref
+		}
+		return
+	}
+	if ix.watch != nil && !ix.watch.watching(dir) {
+		if err := ix.watch.add(dir); err != nil {
+			ix.watchErrs++
+			ix.log.Debug("cannot watch cgroup", "dir", dir, "err", err)
+		}
+	}
+	if depth > 4 {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			ix.walk(h, filepath.Join(dir, e.Name()), depth+1)
+		}
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil || !errors.Is(err, os.ErrNotExist)
+}

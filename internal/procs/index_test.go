@@ -1,0 +1,170 @@
+package procs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+const (
+	fixUID1 = "65979e01-4cb1-4d08-9dba-45530253ff00"
+	fixUID2 = "0c7c7a5e-1d2f-4b3a-9e8d-7f6a5b4c3d2e"
+	fixC1   = "5148a146ffbbe8672f11494843d54b8769d2eccc677c02027fc09aba192e3c67"
+	fixC2   = "0e1f5c3d2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	fixC3   = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+)
+
+func newFixtureIndex(t *testing.T, procRoot string) *Index {
+	t.Helper()
+	ix := New(Options{ProcRoot: procRoot, CgroupRoot: t.TempDir(), ReconcileInterval: time.Hour, PollInterval: time.Hour})
+	ix.rd = newReader()
+	ix.dirs = map[string]CgroupRef{}
+	if err := ix.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+func TestIndexFromFixture(t *testing.T) {
+	ix := newFixtureIndex(t, "testdata/proc")
+	s := ix.Snapshot()
+	want := []Pod{
+		{
+			UID: fixUID2, QoS: Guaranteed,
+			Containers: []Container{{ID: fixC3, PIDs: []int{800}}},
+			Processes: []Process{
+				{Proc: Proc{PID: 800, PPID: 1, Command: "my (weird) app", StartTime: 9100}, ContainerID: fixC3, Threads: []int{800}},
+			},
+		},
+		{
+			UID: fixUID1, QoS: Burstable,
+			Containers: []Container{
+				{ID: fixC2, Runtime: Containerd, Sandbox: true, PIDs: []int{717720}},
+				{ID: fixC1, Runtime: Containerd, PIDs: []int{718001}},
+			},
+			Processes: []Process{
+				{Proc: Proc{PID: 717720, PPID: 717576, Command: "pause", StartTime: 9001}, ContainerID: fixC2, Threads: []int{717720}},
+				{Proc: Proc{PID: 718001, PPID: 717576, Command: "loki", StartTime: 9005}, ContainerID: fixC1, Threads: []int{718001, 718002, 718003}},
+			},
+		},
+	}
+	if !reflect.DeepEqual(s.Pods, want) {
+		t.Errorf("pods =\n%+v\nwant\n%+v", s.Pods, want)
+	}
+	if s.Version != 1 {
+		t.Errorf("Version = %d, want 1", s.Version)
+	}
+	st := s.Stats()
+	// 1, 200, 717576, 717720, 718001, 800, 801, 901 read fine; 900 vanished.
+	if st.Processes != 8 || st.PodProcesses != 3 {
+		t.Errorf("stats = %+v, want 8 processes, 3 in pods", st)
+	}
+	if p, ok := s.PodOfPID(718001); !ok || p.UID != fixUID1 {
+		t.Errorf("PodOfPID(718001) = %v, %v", p, ok)
+	}
+	if _, ok := s.PodOfPID(801); ok {
+		t.Error("CRI-O conmon (801) is reported as a pod process")
+	}
+	if p, ok := s.Process(801); !ok || p.Command != "conmon" {
+		t.Errorf("Process(801) = %+v, %v; want the host process", p, ok)
+	}
+	if p, ok := s.Process(200); !ok || p.Command != "sshd" || p.StartTime != 500 {
+		t.Errorf("Process(200) = %+v, %v", p, ok)
+	}
+	if _, ok := s.Process(900); ok {
+		t.Error("a process that vanished mid-scan is reported")
+	}
+}
+
+func TestIndexVersionMovesOnlyOnChange(t *testing.T) {
+	root := t.TempDir()
+	writeProc(t, root, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
+	ix := newFixtureIndex(t, root)
+	notify, cancel := ix.Subscribe()
+	defer cancel()
+	v1 := ix.Snapshot().Version
+	if err := ix.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if v := ix.Snapshot().Version; v != v1 {
+		t.Errorf("version moved from %d to %d with nothing changed", v1, v)
+	}
+	<-notify // full scans always notify
+	writeProc(t, root, 11, "sidecar", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
+	if err := ix.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if v := ix.Snapshot().Version; v != v1+1 {
+		t.Errorf("version = %d after a process joined, want %d", v, v1+1)
+	}
+	select {
+	case <-notify:
+	default:
+		t.Error("no notification after a change")
+	}
+}
+
+func TestIndexPermissionErrorsAreCounted(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads files regardless of their mode")
+	}
+	root := t.TempDir()
+	writeProc(t, root, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
+	if err := os.Chmod(filepath.Join(root, "10", "cgroup"), 0); err != nil {
+		t.Fatal(err)
+	}
+	ix := newFixtureIndex(t, root)
+	if got := ix.Snapshot().Stats().PermissionErrors; got != 1 {
+		t.Errorf("PermissionErrors = %d, want 1", got)
+	}
+	if rep := ix.Health(context.Background()); rep.State != "degraded" {
+		t.Errorf("health = %+v, want degraded", rep)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		in   string
+		want procStat
+		ok   bool
+	}{
+		{"42 (bash) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n", procStat{Comm: "bash", PPID: 1, StartTime: 12345}, true},
+		{"7 (a) b) c) R 3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 99 0", procStat{Comm: "a) b) c", PPID: 3, StartTime: 99}, true},
+		{"7 (x y) S 3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 98", procStat{Comm: "x y", PPID: 3, StartTime: 98}, true},
+		{"7 (short) S 3 0 0", procStat{}, false},
+		{"garbage", procStat{}, false},
+		{"", procStat{}, false},
+		{"7 (x) S notanumber 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 98", procStat{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseStat([]byte(tt.in))
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("parseStat(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("42 (bash) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"))
+	f.Add([]byte("1 ()) S"))
+	f.Fuzz(func(t *testing.T, b []byte) { parseStat(b) })
+}
+
+// writeProc writes a minimal /proc/<pid> entry.
+func writeProc(t testing.TB, root string, pid int, comm, cgroup string) {
+	t.Helper()
+	dir := filepath.Join(root, fmt.Sprint(pid))
+	if err := os.MkdirAll(filepath.Join(dir, "task", fmt.Sprint(pid)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stat := fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %d 1000000 100\n", pid, comm, pid, pid, 1000+pid)
+	for name, content := range map[string]string{"cgroup": cgroup, "stat": stat, "comm": comm + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
