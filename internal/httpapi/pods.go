@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/bss-api/bss-api/internal/apperr"
 	"github.com/bss-api/bss-api/internal/procs"
@@ -251,9 +252,10 @@ func (s *server) handlePodPIDs(w http.ResponseWriter, r *http.Request) {
 	}
 	head, err := json.Marshal(struct {
 		envelope
-		Node    string `json:"node"`
-		Version uint64 `json:"version"`
-	}{ok(s.Now(), "Pod-PID mappings retrieved successfully"), s.Node, snap.Version})
+		Node      string `json:"node"`
+		Version   uint64 `json:"version"`
+		UpdatedAt string `json:"updated_at"`
+	}{ok(s.Now(), "Pod-PID mappings retrieved successfully"), s.Node, snap.Version, snap.Taken.UTC().Format(time.RFC3339Nano)})
 	if err != nil {
 		s.respond.error(w, r, fmt.Errorf("encode envelope: %w", err))
 		return

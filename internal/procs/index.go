@@ -112,11 +112,11 @@ func (ix *Index) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return ix.loop(gctx, events) })
-	err = g.Wait()
-	if ctx.Err() != nil {
-		return nil
+	// Cancellation is a normal stop; the watcher's close error then is not.
+	if err := g.Wait(); err != nil && ctx.Err() == nil {
+		return err
 	}
-	return err
+	return nil
 }
 
 func (ix *Index) loop(ctx context.Context, events <-chan []rawEvent) error {
@@ -151,11 +151,11 @@ func (ix *Index) readEvents(ctx context.Context, out chan<- []rawEvent) error {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := ix.watch.read(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		if err != nil && ctx.Err() == nil {
 			return err
+		}
+		if err != nil {
+			return nil //nolint:nilerr // closed on purpose by the shutdown
 		}
 		select {
 		case out <- decode(buf[:n]):

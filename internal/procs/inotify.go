@@ -23,11 +23,10 @@ type dirEvent struct {
 // through inotify. The fd is non-blocking and registered with the Go
 // runtime's poller, so Close unblocks a pending read.
 type watcher struct {
-	file    *os.File
-	fd      int
-	byWD    map[int]string // read and written only by the owner of the watcher
-	byPath  map[string]int
-	pending []byte
+	file   *os.File
+	fd     int
+	byWD   map[int]string // read and written only by the owner of the watcher
+	byPath map[string]int
 }
 
 func newWatcher() (*watcher, error) {
