@@ -16,6 +16,9 @@ func buildRequest(t target, host string) []byte {
 	if t.contentType != "" {
 		fmt.Fprintf(&b, "Content-Type: %s\r\n", t.contentType)
 	}
+	if t.gzip {
+		b.WriteString("Accept-Encoding: gzip\r\n")
+	}
 	if t.body != nil {
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(t.body))
 	}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+
+	"github.com/bss-api/bss-api/internal/procs/procfixture"
 )
 
 // maxCapHint bounds the latencies preallocated per connection.
@@ -36,8 +39,16 @@ func measureAll(ctx context.Context, log *slog.Logger, opts options) (*report, e
 			return rep, err
 		}
 	}
+	extra := opts.serverArgs
+	if opts.fixture.Processes > 0 {
+		fix, err := writeFixture(log, dir, opts.fixture)
+		if err != nil {
+			return rep, err
+		}
+		extra = append(fix, extra...)
+	}
 	args := func(addr string) []string {
-		return append(append([]string{}, opts.serverArgs...), "--listen="+addr)
+		return append(append([]string{}, extra...), "--listen="+addr)
 	}
 	sr, err := measureChild(ctx, log, opts, "bss-api", bin, args, dir)
 	if err != nil {
@@ -59,6 +70,23 @@ func measureAll(ctx context.Context, log *slog.Logger, opts options) (*report, e
 	}
 	rep.servers = append(rep.servers, sr)
 	return rep, nil
+}
+
+// writeFixture writes a synthetic /proc tree and returns the bss-api flags
+// that point the process index at it.
+func writeFixture(log *slog.Logger, dir string, spec procfixture.Spec) ([]string, error) {
+	procRoot, cgroupRoot := filepath.Join(dir, "proc"), filepath.Join(dir, "cgroup")
+	for _, d := range []string{procRoot, cgroupRoot} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("create fixture dir: %w", err)
+		}
+	}
+	inPods, err := procfixture.Write(procRoot, spec)
+	if err != nil {
+		return nil, fmt.Errorf("write fixture /proc: %w", err)
+	}
+	log.Info("synthetic /proc written", "processes", spec.Processes, "pods", spec.Pods, "in_pods", inPods)
+	return []string{"--proc-root=" + procRoot, "--cgroup-root=" + cgroupRoot}, nil
 }
 
 // measureChild starts a server as a child process, drives it, reads its

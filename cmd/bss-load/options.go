@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bss-api/bss-api/internal/procs/procfixture"
 )
 
 // errHelp reports that -h was given and usage was printed.
@@ -31,6 +33,9 @@ type options struct {
 	addr       string // HOST:PORT from url
 	reference  bool
 	jsonOut    bool
+	// fixture sizes a synthetic /proc tree for bss-api's process index;
+	// zero Processes means the machine's real /proc.
+	fixture procfixture.Spec
 
 	// Hidden: run as the reference server.
 	serveReference bool
@@ -44,6 +49,7 @@ type target struct {
 	path        string
 	contentType string
 	body        []byte
+	gzip        bool // ask for a gzip-encoded response, as Go's HTTP client does
 }
 
 func parseOptions(args []string, out io.Writer) (options, error) {
@@ -59,7 +65,12 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&serverArgs, "server-args", "", "extra bss-api `arguments`, split on spaces")
 	fs.StringVar(&o.url, "url", "", "measure the already-running server at http://127.0.0.1:PORT (no reference, no RSS)")
 	fs.BoolVar(&o.reference, "reference", true, "also measure the minimal reference server")
+	fs.BoolVar(&o.target.gzip, "gzip", false, "send Accept-Encoding: gzip, as Go's HTTP client does by default")
 	fs.BoolVar(&o.jsonOut, "json", false, "also print the result as one JSON object")
+	fs.IntVar(&o.fixture.Processes, "fixture-procs", 0, "run bss-api over a synthetic /proc with this many `processes` (0: the real /proc)")
+	fs.IntVar(&o.fixture.Pods, "fixture-pods", 500, "pods in the synthetic /proc")
+	fs.IntVar(&o.fixture.PodProcesses, "fixture-pod-procs", 10000, "processes in pods in the synthetic /proc")
+	fs.IntVar(&o.fixture.Threads, "fixture-threads", 0, "extra threads per pod process in the synthetic /proc")
 	fs.BoolVar(&o.serveReference, "serve-reference", false, "internal: run as the reference server")
 	fs.StringVar(&o.listen, "listen", "", "internal: `HOST:PORT` of the reference server")
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +97,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	if err != nil {
 		return o, fmt.Errorf("-target: %w", err)
 	}
+	t.gzip = o.target.gzip
 	o.target = t
 	o.serverArgs = strings.Fields(serverArgs)
 	if o.url != "" {

@@ -40,19 +40,33 @@ alive() {
   [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
 }
 
-# free_ports N prints N distinct free TCP ports on 127.0.0.1.
+# free_ports N prints N distinct TCP ports that are free on 127.0.0.1. They
+# are drawn below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+# 32768-60999 by default), so an outgoing connection cannot grab one between
+# the check here and the bind by etcd or kube-apiserver; start.sh still retries
+# if a port was taken in between.
 free_ports() {
   python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
+import random, socket, sys
+ports = []
+while len(ports) < int(sys.argv[1]):
+    p = random.randint(20000, 32767)
+    if p in ports:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    ports.append(p)
+print(" ".join(map(str, ports)))
 ' "$1" 2>/dev/null && return 0
-  # Fallback without python3: random ports not listed in /proc/net/tcp*.
+  # Without python3: random ports not listed in /proc/net/tcp*.
   local ports=() p
   while [ ${#ports[@]} -lt "$1" ]; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12768))
     grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
     [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
   done

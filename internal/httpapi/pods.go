@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -8,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,28 +100,47 @@ func parsePodsFilter(v url.Values) (podsFilter, error) {
 // maxPID is the kernel's largest possible PID (PID_MAX_LIMIT on 64-bit).
 const maxPID = 4_194_304
 
-// podsCache holds the encoded "pods" array of one snapshot version, so the
-// unfiltered GET that a scheduler polls costs one copy, not an encoding.
+// podsCache holds one complete unfiltered response, plain and gzipped, for
+// one snapshot version, thread setting and timestamp second: the answer a
+// poller gets costs a lookup and a write, not an encoding.
 type podsCache struct {
 	version uint64
-	threads bool
+	second  int64
 	body    []byte
+	gzOnce  sync.Once
+	gz      []byte
 }
 
 type podsEncoder struct {
 	node  string
 	cache [2]atomic.Pointer[podsCache] // [0] without threads, [1] with
+	// build serialises rebuilding each slot, so a crowd of pollers arriving
+	// as the cache goes stale costs one encoding, not one each.
+	build [2]sync.Mutex
 }
 
-// encode returns the JSON array of the pods in s that match f.
-func (e *podsEncoder) encode(s *procs.Snapshot, f podsFilter) ([]byte, error) {
+// response returns the whole response body for f, from the cache when f
+// selects everything.
+func (e *podsEncoder) response(s *procs.Snapshot, f podsFilter, now time.Time) (*podsCache, error) {
 	slot := 0
 	if f.threads {
 		slot = 1
 	}
+	sec := now.Unix()
 	if f.none() {
-		if c := e.cache[slot].Load(); c != nil && c.version == s.Version {
-			return c.body, nil
+		fresh := func() *podsCache {
+			if c := e.cache[slot].Load(); c != nil && c.version == s.Version && c.second == sec {
+				return c
+			}
+			return nil
+		}
+		if c := fresh(); c != nil {
+			return c, nil
+		}
+		e.build[slot].Lock()
+		defer e.build[slot].Unlock()
+		if c := fresh(); c != nil {
+			return c, nil
 		}
 	}
 	out := make([]podJSON, 0, len(s.Pods))
@@ -127,14 +149,41 @@ func (e *podsEncoder) encode(s *procs.Snapshot, f podsFilter) ([]byte, error) {
 			out = append(out, pj)
 		}
 	}
-	body, err := json.Marshal(out)
+	body, err := json.Marshal(podsResponse{
+		envelope:  ok(now, "Pod-PID mappings retrieved successfully"),
+		Node:      e.node,
+		Version:   s.Version,
+		UpdatedAt: s.Taken.UTC().Format(time.RFC3339Nano),
+		Pods:      out,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("encode pods: %w", err)
 	}
+	c := &podsCache{version: s.Version, second: sec, body: body}
 	if f.none() {
-		e.cache[slot].Store(&podsCache{version: s.Version, threads: f.threads, body: body})
+		e.cache[slot].Store(c)
 	}
-	return body, nil
+	return c, nil
+}
+
+// gzipped returns the body compressed, computing it once per cache entry.
+func (c *podsCache) gzipped() []byte {
+	c.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		_, _ = zw.Write(c.body)
+		_ = zw.Close()
+		c.gz = buf.Bytes()
+	})
+	return c.gz
+}
+
+type podsResponse struct {
+	envelope
+	Node      string    `json:"node"`
+	Version   uint64    `json:"version"`
+	UpdatedAt string    `json:"updated_at"`
+	Pods      []podJSON `json:"pods"`
 }
 
 func (e *podsEncoder) pod(p *procs.Pod, f podsFilter) (podJSON, bool) {
@@ -242,29 +291,36 @@ func (s *server) handlePodPIDs(w http.ResponseWriter, r *http.Request) {
 		s.respond.error(w, r, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment"))
 		return
 	}
+	w.Header().Add("Vary", "Accept-Encoding")
 	if notModified(w, r, etag(snap.Version, r.URL.RawQuery)) {
 		return
 	}
-	pods, err := s.pods.encode(snap, f)
+	c, err := s.pods.response(snap, f, s.Now())
 	if err != nil {
 		s.respond.error(w, r, err)
 		return
 	}
-	head, err := json.Marshal(struct {
-		envelope
-		Node      string `json:"node"`
-		Version   uint64 `json:"version"`
-		UpdatedAt string `json:"updated_at"`
-	}{ok(s.Now(), "Pod-PID mappings retrieved successfully"), s.Node, snap.Version, snap.Taken.UTC().Format(time.RFC3339Nano)})
-	if err != nil {
-		s.respond.error(w, r, fmt.Errorf("encode envelope: %w", err))
-		return
+	body := c.body
+	if acceptsGzip(r) && len(body) > 1024 {
+		body = c.gzipped()
+		w.Header().Set("Content-Encoding", "gzip")
 	}
-	// {head…,"pods":[…]}: the cached array is spliced in, not re-encoded.
-	body := make([]byte, 0, len(head)+len(pods)+10)
-	body = append(body, head[:len(head)-1]...)
-	body = append(body, `,"pods":`...)
-	body = append(body, pods...)
-	body = append(body, '}')
-	writeJSONBytes(w, http.StatusOK, body)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// acceptsGzip reports whether the client accepts a gzip-encoded response.
+// Go's HTTP client asks for it by default and decodes it transparently.
+func acceptsGzip(r *http.Request) bool {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
+		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(name) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -55,7 +60,7 @@ func fixtureSnapshot(version uint64) *procs.Snapshot {
 	}, []procs.Proc{{PID: 1, Command: "systemd"}})
 }
 
-type podsResponse struct {
+type podsView struct {
 	Success bool   `json:"success"`
 	Message string `json:"message"`
 	Version uint64 `json:"version"`
@@ -75,9 +80,9 @@ type podsResponse struct {
 	} `json:"pods"`
 }
 
-func decodePods(t *testing.T, res *contract.Response) podsResponse {
+func decodePods(t *testing.T, res *contract.Response) podsView {
 	t.Helper()
-	var pr podsResponse
+	var pr podsView
 	if err := json.Unmarshal(res.Body, &pr); err != nil {
 		t.Fatalf("decode %s: %v", res.Body, err)
 	}
@@ -206,4 +211,40 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+func TestPodPIDsGzip(t *testing.T) {
+	cfg := newTestConfig(&fakeClock{now: start})
+	cfg.Processes = newFakeIndex(fixtureSnapshot(3))
+	h := New(cfg)
+	plain := httptest.NewRecorder()
+	h.ServeHTTP(plain, httptest.NewRequest(http.MethodGet, "/api/v1/pods/pids", nil))
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/pods/pids", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate")
+	zipped := httptest.NewRecorder()
+	h.ServeHTTP(zipped, req)
+	if zipped.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding = %q, want gzip", zipped.Header().Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(zipped.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, plain.Body.Bytes()) {
+		t.Errorf("gzip body decodes to\n%s\nwant the plain body\n%s", got, plain.Body)
+	}
+	if v := zipped.Header().Values("Vary"); !slices.Contains(v, "Accept-Encoding") {
+		t.Errorf("Vary = %v, want Accept-Encoding", v)
+	}
+	refused := httptest.NewRequest(http.MethodGet, "/api/v1/pods/pids", nil)
+	refused.Header.Set("Accept-Encoding", "gzip;q=0")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, refused)
+	if rec.Header().Get("Content-Encoding") != "" {
+		t.Error("gzip sent although the client refused it with q=0")
+	}
 }

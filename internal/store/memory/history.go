@@ -20,11 +20,12 @@ type entry struct {
 // History keeps metric records in memory, bounded by count and by age, in a
 // ring that never grows past the count bound. Safe for concurrent use.
 type History struct {
-	maxAge time.Duration
-	now    func() time.Time
+	maxAge   time.Duration
+	maxCount int
+	now      func() time.Time
 
 	mu    sync.RWMutex
-	ring  []entry // grows by append up to cap, then wraps
+	ring  []entry // grows by doubling up to maxCount, then wraps
 	start int     // index of the oldest entry
 	n     int     // live entries
 }
@@ -34,7 +35,7 @@ var _ metrics.History = (*History)(nil)
 // NewHistory returns a history keeping at most maxCount records no older than
 // maxAge, as measured by now.
 func NewHistory(maxCount int, maxAge time.Duration, now func() time.Time) *History {
-	return &History{maxAge: maxAge, now: now, ring: make([]entry, 0, maxCount)}
+	return &History{maxAge: maxAge, maxCount: maxCount, now: now}
 }
 
 // at returns the i-th oldest live entry.
@@ -48,7 +49,19 @@ func (h *History) Append(_ context.Context, recs []metrics.Record) error {
 	for _, r := range recs {
 		e := entry{at: r.ReceivedAt.UnixNano(), s: r.Sample}
 		switch {
-		case len(h.ring) < cap(h.ring):
+		case len(h.ring) < h.maxCount:
+			// Still growing, never past the bound. The ring has not wrapped
+			// yet: live entries are ring[start:]. Reuse dropped slots before
+			// growing, so memory follows the live count.
+			if len(h.ring) == cap(h.ring) && h.start > 0 {
+				h.ring = h.ring[:copy(h.ring, h.ring[h.start:])]
+				h.start = 0
+			}
+			if len(h.ring) == cap(h.ring) {
+				grown := make([]entry, len(h.ring), min(max(2*cap(h.ring), 256), h.maxCount))
+				copy(grown, h.ring)
+				h.ring = grown
+			}
 			h.ring = append(h.ring, entry{})
 			h.n++
 		case h.n < len(h.ring):

@@ -127,3 +127,35 @@ func BenchmarkHistoryAppend(b *testing.B) {
 		_ = h.Append(ctx, []metrics.Record{{ReceivedAt: t0.Add(time.Duration(i))}})
 	}
 }
+
+// TestHistoryRingInvariants appends with age drops in every phase (growing,
+// full, wrapped) and checks the contents against a plain slice model.
+func TestHistoryRingInvariants(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	h := NewHistory(300, 50*time.Second, func() time.Time { return now })
+	var model []uint64
+	for i := 1; i <= 2000; i++ {
+		now = t0.Add(time.Duration(i) * time.Second)
+		if err := h.Append(ctx, []metrics.Record{at(i)}); err != nil {
+			t.Fatal(err)
+		}
+		model = append(model, uint64(i))
+		cutoff := uint64(max(i-50, 0))
+		for len(model) > 0 && (model[0] < cutoff || len(model) > 300) {
+			model = model[1:]
+		}
+		got, _, _ := h.Range(ctx, metrics.Query{})
+		if !equal(queued(got), model) {
+			t.Fatalf("after %d appends: %d records %v…, want %d %v…", i, len(got), head(queued(got)), len(model), head(model))
+		}
+	}
+	if c := cap(h.ring); c > 300 {
+		t.Errorf("ring capacity %d exceeds the bound", c)
+	}
+	if c := cap(h.ring); c > 256 {
+		t.Errorf("ring capacity %d, want it to follow the live count (51)", c)
+	}
+}
+
+func head(s []uint64) []uint64 { return s[:min(len(s), 5)] }

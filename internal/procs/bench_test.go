@@ -1,0 +1,98 @@
+package procs
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/bss-api/bss-api/internal/procs/procfixture"
+)
+
+// BenchmarkScanFixture measures a full reconcile scan over synthetic /proc
+// trees of growing size (5% of processes in pods, 25 pods per 1,000).
+// Reported: µs per process.
+func BenchmarkScanFixture(b *testing.B) {
+	for _, n := range []int{100, 2000, 10000} {
+		b.Run(fmt.Sprintf("procs=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			pods := max(n/40, 1)
+			if _, err := procfixture.Write(dir, procfixture.Spec{Processes: n, Pods: pods, PodProcesses: n / 20, Threads: 2}); err != nil {
+				b.Fatal(err)
+			}
+			benchScan(b, dir, n)
+		})
+	}
+}
+
+// BenchmarkScanHostProc measures a full scan of this machine's real /proc.
+func BenchmarkScanHostProc(b *testing.B) {
+	pids, err := listPIDs("/proc")
+	if err != nil {
+		b.Skip("no /proc")
+	}
+	benchScan(b, "/proc", len(pids))
+}
+
+func benchScan(b *testing.B, procRoot string, n int) {
+	b.Helper()
+	rd := newReader()
+	hier := findHierarchies(b.TempDir())
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if _, _, _, err := scan(rd, procRoot, hier); err != nil {
+			b.Fatal(err)
+		}
+	}
+	per := time.Since(start) / time.Duration(b.N) / time.Duration(n)
+	b.ReportMetric(float64(per.Nanoseconds())/1000, "µs/proc")
+	b.ReportMetric(float64(n), "procs")
+}
+
+// BenchmarkPublish measures building a snapshot at 10,000 pod processes in
+// 500 pods, the work done after every change.
+func BenchmarkPublish(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := procfixture.Write(dir, procfixture.Spec{Processes: 10000, Pods: 500, PodProcesses: 10000}); err != nil {
+		b.Fatal(err)
+	}
+	pods, host, _, err := scan(newReader(), dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		newSnapshot(1, time.Now(), buildPods(pods), host, ScanStats{})
+	}
+	_ = os.RemoveAll(dir)
+}
+
+// BenchmarkScanRealProcesses starts real sleeping processes and measures a
+// full scan of the machine's /proc with them running.
+func BenchmarkScanRealProcesses(b *testing.B) {
+	for _, n := range []int{100, 2000, 10000} {
+		b.Run(fmt.Sprintf("procs=%d", n), func(b *testing.B) {
+			cmds := make([]*exec.Cmd, 0, n)
+			b.Cleanup(func() {
+				for _, c := range cmds {
+					_ = c.Process.Kill()
+					_, _ = c.Process.Wait()
+				}
+			})
+			for range n {
+				c := exec.Command("sleep", "3600")
+				if err := c.Start(); err != nil {
+					b.Skipf("cannot start %d processes: %v", n, err)
+				}
+				cmds = append(cmds, c)
+			}
+			pids, err := listPIDs("/proc")
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchScan(b, "/proc", len(pids))
+		})
+	}
+}
