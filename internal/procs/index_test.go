@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -109,20 +112,32 @@ func TestIndexVersionMovesOnlyOnChange(t *testing.T) {
 }
 
 func TestIndexPermissionErrorsAreCounted(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads files regardless of their mode")
-	}
 	root := t.TempDir()
 	writeProc(t, root, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
-	if err := os.Chmod(filepath.Join(root, "10", "cgroup"), 0); err != nil {
-		t.Fatal(err)
+	writeProc(t, root, 11, "secret", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
+	ix := New(Options{ProcRoot: root, CgroupRoot: t.TempDir(), ReconcileInterval: time.Hour, PollInterval: time.Hour})
+	ix.rd = newReader()
+	ix.dirs = map[string]CgroupRef{}
+	// Root reads any file whatever its mode, so the denial is simulated
+	// where the index opens files.
+	denied := filepath.Join(root, "11", "cgroup")
+	ix.rd.open = func(path string) (int, error) {
+		if path == denied {
+			return -1, unix.EACCES
+		}
+		return openRead(path)
 	}
-	ix := newFixtureIndex(t, root)
+	if err := ix.reconcile(); err != nil {
+		t.Fatalf("a permission error must not be fatal: %v", err)
+	}
 	if got := ix.Snapshot().Stats().PermissionErrors; got != 1 {
 		t.Errorf("PermissionErrors = %d, want 1", got)
 	}
-	if rep := ix.Health(context.Background()); rep.State != "degraded" {
-		t.Errorf("health = %+v, want degraded", rep)
+	if got := ix.Snapshot().NumProcesses(); got != 1 {
+		t.Errorf("%d pod processes, want the readable one", got)
+	}
+	if rep := ix.Health(context.Background()); rep.State != "degraded" || !strings.Contains(rep.Detail, "permission") {
+		t.Errorf("health = %+v, want degraded naming permissions", rep)
 	}
 }
 

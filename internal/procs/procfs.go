@@ -67,14 +67,19 @@ func parseStat(b []byte) (procStat, bool) {
 type reader struct {
 	buf  []byte
 	path []byte
+	open func(path string) (int, error) // unix.Open; replaced in tests
 }
 
-func newReader() *reader { return &reader{buf: make([]byte, 64<<10), path: make([]byte, 0, 256)} }
+func newReader() *reader {
+	return &reader{buf: make([]byte, 64<<10), path: make([]byte, 0, 256), open: openRead}
+}
+
+func openRead(path string) (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) }
 
 // read returns the contents of the file at path; the slice is valid until
 // the next call.
 func (r *reader) read(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := r.open(path)
 	if err != nil {
 		return nil, err
 	}
