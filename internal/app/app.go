@@ -22,6 +22,7 @@ import (
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/httpapi"
 	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
 	"github.com/bss-api/bss-api/internal/store/memory"
 )
@@ -82,17 +83,29 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Now:               now,
 	})
 
+	meta, err := newMetaSource(cfg, getenv, log)
+	if err != nil {
+		return usageError{err}
+	}
+	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
+
 	gate := &health.Gate{}
 	handler := httpapi.New(httpapi.Config{
-		Logger:    log,
-		Registry:  reg,
-		Metrics:   recorder,
-		Gate:      gate,
-		Processes: index,
+		Logger:   log,
+		Registry: reg,
+		Metrics:  recorder,
+		Gate:     gate,
+		Pods:     view,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			historyCheck(history),
-			{Name: "processes", Critical: true, Probe: index.Health},
+			{Name: "processes", Critical: true, Probe: func(ctx context.Context) health.Report {
+				if view.View() == nil {
+					return health.Report{State: health.Down, Detail: "first process scan not finished"}
+				}
+				return index.Health(ctx)
+			}},
+			{Name: "kubernetes", Probe: meta.Health},
 		},
 		Version:          buildinfo.Version(),
 		Node:             cfg.NodeName,
@@ -126,6 +139,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return nil
 	})
+	g.Go(func() error {
+		if err := meta.Run(gctx); err != nil {
+			return fmt.Errorf("pod metadata (%s): %w", meta.Mode(), err)
+		}
+		return nil
+	})
+	g.Go(func() error { return view.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)

@@ -41,6 +41,15 @@ type Config struct {
 	ReconcileInterval time.Duration // full /proc scan period
 	PollInterval      time.Duration // container cgroup poll period
 
+	KubeMode       string        // auto, in-cluster, kubeconfig, mock or off
+	Kubeconfig     string        // the seed's --kubeconfig
+	InCluster      bool          // the seed's --in-cluster
+	MockPods       string        // mock metadata file
+	KubeQPS        float64       // client-side rate limit
+	KubeBurst      int           // client-side burst
+	KubeResync     time.Duration // informer resync period
+	KubeDeletedTTL time.Duration // how long deleted pods stay resolvable
+
 	ShowVersion bool
 }
 
@@ -65,6 +74,11 @@ func Default() Config {
 		CgroupRoot:        "/sys/fs/cgroup",
 		ReconcileInterval: 10 * time.Second,
 		PollInterval:      500 * time.Millisecond,
+		KubeMode:          "auto",
+		KubeQPS:           20,
+		KubeBurst:         40,
+		KubeResync:        5 * time.Minute,
+		KubeDeletedTTL:    2 * time.Minute,
 	}
 }
 
@@ -125,6 +139,14 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&cfg.CgroupRoot, "cgroup-root", cfg.CgroupRoot, "the host's cgroup mount")
 	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", cfg.ReconcileInterval, "period of the full /proc scan that corrects the process index")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "period of the poll of container cgroups that keeps the process index fresh")
+	fs.StringVar(&cfg.KubeMode, "kube-mode", cfg.KubeMode, "pod metadata source: auto, in-cluster, kubeconfig, mock or off")
+	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", cfg.Kubeconfig, "kubeconfig `file` (default: $KUBECONFIG, else ~/.kube/config)")
+	fs.BoolVar(&cfg.InCluster, "in-cluster", cfg.InCluster, "use the pod's service account (same as --kube-mode=in-cluster)")
+	fs.StringVar(&cfg.MockPods, "mock-pods", cfg.MockPods, "YAML or JSON `file` of pod metadata keyed by pod UID, for --kube-mode=mock")
+	fs.Float64Var(&cfg.KubeQPS, "kube-qps", cfg.KubeQPS, "queries per second to the Kubernetes API server")
+	fs.IntVar(&cfg.KubeBurst, "kube-burst", cfg.KubeBurst, "burst of queries to the Kubernetes API server")
+	fs.DurationVar(&cfg.KubeResync, "kube-resync", cfg.KubeResync, "period in which the pod cache is replayed to make up for missed changes")
+	fs.DurationVar(&cfg.KubeDeletedTTL, "kube-deleted-ttl", cfg.KubeDeletedTTL, "how long deleted pods stay resolvable")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -202,6 +224,8 @@ func (c Config) Validate() error {
 		{"metrics-staleness", c.MetricsStaleness},
 		{"reconcile-interval", c.ReconcileInterval},
 		{"poll-interval", c.PollInterval},
+		{"kube-resync", c.KubeResync},
+		{"kube-deleted-ttl", c.KubeDeletedTTL},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -219,6 +243,17 @@ func (c Config) Validate() error {
 	}
 	if c.PollInterval < 10*time.Millisecond {
 		return fmt.Errorf("invalid --poll-interval %s: must be at least 10ms", c.PollInterval)
+	}
+	switch c.KubeMode {
+	case "auto", "in-cluster", "kubeconfig", "mock", "off":
+	default:
+		return fmt.Errorf("invalid --kube-mode %q: must be auto, in-cluster, kubeconfig, mock or off", c.KubeMode)
+	}
+	if c.MockPods != "" && c.KubeMode != "mock" && c.KubeMode != "auto" {
+		return fmt.Errorf("--mock-pods needs --kube-mode=mock, not %s", c.KubeMode)
+	}
+	if c.KubeQPS <= 0 || c.KubeBurst < 1 {
+		return fmt.Errorf("invalid --kube-qps %v / --kube-burst %d: must be positive", c.KubeQPS, c.KubeBurst)
 	}
 	if c.HistoryMaxSamples < 1 {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)

@@ -75,11 +75,11 @@ func newTestConfig(clock *fakeClock) Config {
 	gate := &health.Gate{}
 	gate.Set(true)
 	return Config{
-		Logger:    slog.New(slog.DiscardHandler),
-		Registry:  reg,
-		Metrics:   recorder,
-		Processes: newFakeIndex(fixtureSnapshot(1)),
-		Gate:      gate,
+		Logger:   slog.New(slog.DiscardHandler),
+		Registry: reg,
+		Metrics:  recorder,
+		Pods:     newFakeIndex(fixtureSnapshot(1)),
+		Gate:     gate,
 		Checks: []health.Check{{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
 			return health.Report{State: health.OK, Detail: "memory"}
 		}}},

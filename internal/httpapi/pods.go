@@ -14,29 +14,36 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
 )
 
-// ProcessIndex gives the current snapshot of the node's pod processes.
-type ProcessIndex interface {
-	// Snapshot returns the current snapshot, or nil before the first scan.
-	Snapshot() *procs.Snapshot
+// PodView gives the current joined view of the node's pods: processes
+// from the process index, names and labels from pod metadata.
+type PodView interface {
+	// View returns the current view, or nil before the first process scan.
+	View() *podview.View
 }
 
 type podProcessJSON struct {
-	PID         int    `json:"pid"`
-	Command     string `json:"command"`
-	PPID        int    `json:"ppid"`
-	ContainerID string `json:"container_id"`
-	StartTime   uint64 `json:"start_time"`
-	Threads     []int  `json:"threads,omitempty"`
+	PID           int    `json:"pid"`
+	Command       string `json:"command"`
+	PPID          int    `json:"ppid"`
+	ContainerID   string `json:"container_id"`
+	ContainerName string `json:"container_name"`
+	StartTime     uint64 `json:"start_time"`
+	Threads       []int  `json:"threads,omitempty"`
 }
 
 type podContainerJSON struct {
-	ContainerID string `json:"container_id"`
-	Runtime     string `json:"runtime"`
-	Sandbox     bool   `json:"sandbox"`
+	ContainerID   string `json:"container_id"`
+	ContainerName string `json:"container_name"`
+	Runtime       string `json:"runtime"`
+	Sandbox       bool   `json:"sandbox"`
 }
 
 // podJSON keeps the seed's fields first and unchanged; the rest is additive.
@@ -48,6 +55,7 @@ type podJSON struct {
 	Processes   []podProcessJSON   `json:"processes"`
 	QoSClass    string             `json:"qos_class"`
 	NodeName    string             `json:"node_name"`
+	Labels      map[string]string  `json:"labels"`
 	Containers  []podContainerJSON `json:"containers"`
 }
 
@@ -56,10 +64,14 @@ type podsFilter struct {
 	podUID      string
 	pid         int
 	containerID string
+	namespace   string
+	selector    labels.Selector // nil: any
 	threads     bool
 }
 
-func (f podsFilter) none() bool { return f.podUID == "" && f.pid == 0 && f.containerID == "" }
+func (f podsFilter) none() bool {
+	return f.podUID == "" && f.pid == 0 && f.containerID == "" && f.namespace == "" && f.selector == nil
+}
 
 func parsePodsFilter(v url.Values) (podsFilter, error) {
 	var f podsFilter
@@ -86,6 +98,19 @@ func parsePodsFilter(v url.Values) (podsFilter, error) {
 			return f, apperr.Errorf(apperr.Invalid, "container_id: must be a 64-hex container ID, optionally with its runtime prefix (containerd://…), got %q", raw)
 		}
 		f.containerID = id
+	}
+	if raw := v.Get("namespace"); raw != "" {
+		if errs := validation.IsDNS1123Label(raw); len(errs) > 0 {
+			return f, apperr.Errorf(apperr.Invalid, "namespace: %q is not a namespace name: %s", raw, errs[0])
+		}
+		f.namespace = raw
+	}
+	if raw := v.Get("label_selector"); raw != "" {
+		sel, err := labels.Parse(raw)
+		if err != nil {
+			return f, apperr.Errorf(apperr.Invalid, "label_selector: %v", err)
+		}
+		f.selector = sel
 	}
 	if raw := v.Get("include_threads"); raw != "" {
 		b, err := strconv.ParseBool(raw)
@@ -121,7 +146,7 @@ type podsEncoder struct {
 
 // response returns the whole response body for f, from the cache when f
 // selects everything.
-func (e *podsEncoder) response(s *procs.Snapshot, f podsFilter, now time.Time) (*podsCache, error) {
+func (e *podsEncoder) response(s *podview.View, f podsFilter, now time.Time) (*podsCache, error) {
 	slot := 0
 	if f.threads {
 		slot = 1
@@ -153,7 +178,7 @@ func (e *podsEncoder) response(s *procs.Snapshot, f podsFilter, now time.Time) (
 		envelope:  ok(now, "Pod-PID mappings retrieved successfully"),
 		Node:      e.node,
 		Version:   s.Version,
-		UpdatedAt: s.Taken.UTC().Format(time.RFC3339Nano),
+		UpdatedAt: s.Updated.UTC().Format(time.RFC3339Nano),
 		Pods:      out,
 	})
 	if err != nil {
@@ -186,8 +211,14 @@ type podsResponse struct {
 	Pods      []podJSON `json:"pods"`
 }
 
-func (e *podsEncoder) pod(p *procs.Pod, f podsFilter) (podJSON, bool) {
+func (e *podsEncoder) pod(p *podview.Pod, f podsFilter) (podJSON, bool) {
 	if f.podUID != "" && p.UID != f.podUID {
+		return podJSON{}, false
+	}
+	if f.namespace != "" && p.Namespace != f.namespace {
+		return podJSON{}, false
+	}
+	if f.selector != nil && (!p.Known || !f.selector.Matches(labels.Set(p.Labels))) {
 		return podJSON{}, false
 	}
 	if f.pid != 0 && !hasPID(p, f.pid) {
@@ -197,6 +228,9 @@ func (e *podsEncoder) pod(p *procs.Pod, f podsFilter) (podJSON, bool) {
 		return podJSON{}, false
 	}
 	pj := podJSON{
+		PodName:     p.Name,
+		Namespace:   p.Namespace,
+		Labels:      p.Labels,
 		PodUID:      p.UID,
 		ContainerID: mainContainer(p, f.containerID),
 		QoSClass:    string(p.QoS),
@@ -206,7 +240,7 @@ func (e *podsEncoder) pod(p *procs.Pod, f podsFilter) (podJSON, bool) {
 	}
 	for _, c := range p.Containers {
 		if f.containerID == "" || c.ID == f.containerID {
-			pj.Containers = append(pj.Containers, podContainerJSON{ContainerID: c.ID, Runtime: c.Runtime, Sandbox: c.Sandbox})
+			pj.Containers = append(pj.Containers, podContainerJSON{ContainerID: c.ID, ContainerName: c.Name, Runtime: c.Runtime, Sandbox: c.Sandbox})
 		}
 	}
 	for _, pr := range p.Processes {
@@ -214,6 +248,9 @@ func (e *podsEncoder) pod(p *procs.Pod, f podsFilter) (podJSON, bool) {
 			continue
 		}
 		pp := podProcessJSON{PID: pr.PID, Command: pr.Command, PPID: pr.PPID, ContainerID: pr.ContainerID, StartTime: pr.StartTime}
+		if c, ok := p.Container(pr.ContainerID); ok {
+			pp.ContainerName = c.Name
+		}
 		if f.threads {
 			pp.Threads = pr.Threads
 			if pp.Threads == nil {
@@ -222,12 +259,15 @@ func (e *podsEncoder) pod(p *procs.Pod, f podsFilter) (podJSON, bool) {
 		}
 		pj.Processes = append(pj.Processes, pp)
 	}
+	if pj.Labels == nil {
+		pj.Labels = map[string]string{}
+	}
 	return pj, true
 }
 
 // mainContainer picks the seed's single container_id: the filtered one,
 // else the first application (non-sandbox) container, else the first.
-func mainContainer(p *procs.Pod, filtered string) string {
+func mainContainer(p *podview.Pod, filtered string) string {
 	if filtered != "" {
 		return filtered
 	}
@@ -242,7 +282,7 @@ func mainContainer(p *procs.Pod, filtered string) string {
 	return ""
 }
 
-func hasPID(p *procs.Pod, pid int) bool {
+func hasPID(p *podview.Pod, pid int) bool {
 	for _, pr := range p.Processes {
 		if pr.PID == pid {
 			return true
@@ -251,7 +291,7 @@ func hasPID(p *procs.Pod, pid int) bool {
 	return false
 }
 
-func hasContainer(p *procs.Pod, id string) bool {
+func hasContainer(p *podview.Pod, id string) bool {
 	for _, c := range p.Containers {
 		if c.ID == id {
 			return true
@@ -286,7 +326,7 @@ func (s *server) handlePodPIDs(w http.ResponseWriter, r *http.Request) {
 		s.respond.error(w, r, err)
 		return
 	}
-	snap := s.Processes.Snapshot()
+	snap := s.Pods.View()
 	if snap == nil {
 		s.respond.error(w, r, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment"))
 		return

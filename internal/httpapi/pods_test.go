@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/bss-api/bss-api/internal/apitest/contract"
+	"github.com/bss-api/bss-api/internal/kube"
+	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
 )
 
@@ -24,18 +26,39 @@ const (
 	ctrB  = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 )
 
-// fakeIndex serves a settable snapshot.
-type fakeIndex struct {
-	snap atomic.Pointer[procs.Snapshot]
-}
+// fakeIndex serves a settable view built from a process snapshot and
+// fakeMeta.
+type fakeIndex struct{ view atomic.Pointer[podview.View] }
 
 func newFakeIndex(s *procs.Snapshot) *fakeIndex {
 	f := &fakeIndex{}
-	f.snap.Store(s)
+	f.set(s)
 	return f
 }
 
-func (f *fakeIndex) Snapshot() *procs.Snapshot { return f.snap.Load() }
+func (f *fakeIndex) set(s *procs.Snapshot) {
+	if s == nil {
+		f.view.Store(nil)
+		return
+	}
+	f.view.Store(podview.Build(s.Version, s, fakeMeta{}))
+}
+
+func (f *fakeIndex) View() *podview.View { return f.view.Load() }
+
+// fakeMeta knows pod A, as the API server would; pod B is unknown.
+type fakeMeta struct{}
+
+func (fakeMeta) Lookup(uid string) (kube.PodMeta, bool) {
+	if uid != podA {
+		return kube.PodMeta{}, false
+	}
+	return kube.PodMeta{UID: podA, Name: "loki-0", Namespace: "monitoring",
+		Labels:     map[string]string{"app": "loki", "tier": "logs"},
+		Containers: map[string]kube.ContainerMeta{ctrA1: {Name: "loki", Kind: kube.Regular}}}, true
+}
+func (fakeMeta) Version() uint64                      { return 1 }
+func (fakeMeta) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }
 
 func fixtureSnapshot(version uint64) *procs.Snapshot {
 	return procs.NewSnapshot(version, start, []procs.Pod{
@@ -104,6 +127,11 @@ func TestPodPIDs(t *testing.T) {
 		{"?container_id=containerd://" + ctrA1, []string{podA}, []int{718001}},
 		{"?container_id=" + ctrB, []string{podB}, []int{800}},
 		{"?pod_uid=" + podB + "&pid=718001", []string{}, []int{}},
+		{"?namespace=monitoring", []string{podA}, []int{717720, 718001}},
+		{"?namespace=default", []string{}, []int{}},
+		{"?label_selector=app%3Dloki", []string{podA}, []int{717720, 718001}},
+		{"?label_selector=app+in+(loki,mimir),tier", []string{podA}, []int{717720, 718001}},
+		{"?label_selector=app!%3Dloki", []string{}, []int{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -146,7 +174,21 @@ func TestPodPIDs(t *testing.T) {
 			t.Errorf("threads = %v", got)
 		}
 	})
-	for _, bad := range []string{"?pod_uid=nope", "?pid=0", "?pid=x", "?pid=4194305", "?container_id=abc", "?include_threads=maybe"} {
+	t.Run("metadata", func(t *testing.T) {
+		res := env.client.Get(t, "/api/v1/pods/pids")
+		for _, want := range []string{`"pod_name":"loki-0"`, `"namespace":"monitoring"`, `"labels":{"app":"loki","tier":"logs"}`,
+			`"container_name":"loki"`, `"pod_name":"","namespace":""`, `"labels":{}`} {
+			if !strings.Contains(string(res.Body), want) {
+				t.Errorf("body lacks %s: %s", want, res.Body)
+			}
+		}
+		// With metadata, the container that no status names is the sandbox.
+		if !strings.Contains(string(res.Body), `{"container_id":"`+ctrA0+`","container_name":"","runtime":"containerd","sandbox":true}`) {
+			t.Errorf("pod A's unnamed container is not the sandbox: %s", res.Body)
+		}
+	})
+	for _, bad := range []string{"?pod_uid=nope", "?pid=0", "?pid=x", "?pid=4194305", "?container_id=abc", "?include_threads=maybe",
+		"?namespace=Not_A_Namespace", "?label_selector=a%3D%3D%3Db"} {
 		t.Run("bad "+bad, func(t *testing.T) {
 			res := env.client.Get(t, "/api/v1/pods/pids"+bad)
 			name, _, _ := strings.Cut(strings.TrimPrefix(bad, "?"), "=")
@@ -159,7 +201,7 @@ func TestPodPIDs(t *testing.T) {
 
 func TestPodPIDsEmptyIsArray(t *testing.T) {
 	env := newTestEnv(t, newValidator(t), func(c *Config) {
-		c.Processes = newFakeIndex(procs.NewSnapshot(1, start, nil, nil))
+		c.Pods = newFakeIndex(procs.NewSnapshot(1, start, nil, nil))
 	})
 	res := env.client.Get(t, "/api/v1/pods/pids")
 	if !strings.Contains(string(res.Body), `"pods":[]`) {
@@ -168,7 +210,7 @@ func TestPodPIDsEmptyIsArray(t *testing.T) {
 }
 
 func TestPodPIDsNotReady(t *testing.T) {
-	env := newTestEnv(t, newValidator(t), func(c *Config) { c.Processes = &fakeIndex{} })
+	env := newTestEnv(t, newValidator(t), func(c *Config) { c.Pods = &fakeIndex{} })
 	if res := env.client.Get(t, "/api/v1/pods/pids"); res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("status = %d, want 503 before the first scan", res.StatusCode)
 	}
@@ -176,7 +218,7 @@ func TestPodPIDsNotReady(t *testing.T) {
 
 func TestPodPIDsETag(t *testing.T) {
 	idx := newFakeIndex(fixtureSnapshot(5))
-	env := newTestEnv(t, newValidator(t), func(c *Config) { c.Processes = idx })
+	env := newTestEnv(t, newValidator(t), func(c *Config) { c.Pods = idx })
 	first := env.client.Get(t, "/api/v1/pods/pids")
 	tag := first.Header.Get("ETag")
 	if tag == "" {
@@ -192,7 +234,7 @@ func TestPodPIDsETag(t *testing.T) {
 	if res := env.client.Do(t, other); res.StatusCode != http.StatusOK {
 		t.Errorf("other query with the same tag: status %d, want 200", res.StatusCode)
 	}
-	idx.snap.Store(fixtureSnapshot(6))
+	idx.set(fixtureSnapshot(6))
 	again := env.client.NewRequest(t, http.MethodGet, "/api/v1/pods/pids", "", nil)
 	again.Header.Set("If-None-Match", tag)
 	res := env.client.Do(t, again)
@@ -215,7 +257,7 @@ func equalInts(a, b []int) bool {
 
 func TestPodPIDsGzip(t *testing.T) {
 	cfg := newTestConfig(&fakeClock{now: start})
-	cfg.Processes = newFakeIndex(fixtureSnapshot(3))
+	cfg.Pods = newFakeIndex(fixtureSnapshot(3))
 	h := New(cfg)
 	plain := httptest.NewRecorder()
 	h.ServeHTTP(plain, httptest.NewRequest(http.MethodGet, "/api/v1/pods/pids", nil))

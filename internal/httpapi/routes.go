@@ -28,7 +28,7 @@ func (s *server) routeTable() []route {
 		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", http.HandlerFunc(s.handlePostMetrics)},
 		{"GET /api/v1/metrics", "Latest metrics sample", http.HandlerFunc(s.handleLatestMetrics)},
 		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", http.HandlerFunc(s.handleMetricsHistory)},
-		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?pod_uid=&pid=&container_id=&include_threads=)", http.HandlerFunc(s.handlePodPIDs)},
+		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", http.HandlerFunc(s.handlePodPIDs)},
 		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", http.HandlerFunc(s.handleMetricsSummary)},
 	}
 }

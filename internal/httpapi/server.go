@@ -36,10 +36,10 @@ type Config struct {
 	// Registry receives the HTTP request metrics and is served at /metrics.
 	Registry *prometheus.Registry
 	Metrics  MetricsService
-	// Processes is the node's process index.
-	Processes ProcessIndex
-	Gate      *health.Gate
-	Checks    []health.Check // optional
+	// Pods is the joined view of the node's pods and processes.
+	Pods   PodView
+	Gate   *health.Gate
+	Checks []health.Check // optional
 
 	Version string
 	Node    string
