@@ -178,6 +178,9 @@ func (j *Joiner) Run(ctx context.Context) error {
 		}
 		lastSnap, lastMeta = s, mv
 		next := Build(version, s, j.meta)
+		if now := time.Now(); now.After(next.Updated) {
+			next.Updated = now // a metadata change is news even without a rescan
+		}
 		if cur := j.view.Load(); cur == nil || !reflect.DeepEqual(cur.Pods, next.Pods) {
 			version++
 		} else if cur.Updated.Equal(next.Updated) {
