@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,10 +37,10 @@ func TestKubernetesOutage(t *testing.T) {
 	if got := describeKube(getKubePods(t, srv, ""), p.uid); got != want {
 		t.Errorf("during the outage the pod is %s, want the last known %s", got, want)
 	}
-	if res := srv.API.Get(t, "/readyz"); res.StatusCode != 200 {
+	if res := srv.API.Get(t, "/readyz"); res.StatusCode != http.StatusOK {
 		t.Errorf("/readyz = %d during an API server outage; the node's data is still served", res.StatusCode)
 	}
-	if res := srv.API.Get(t, "/healthz"); res.StatusCode != 200 {
+	if res := srv.API.Get(t, "/healthz"); res.StatusCode != http.StatusOK {
 		t.Errorf("/healthz = %d; an outage must not get the pod restarted", res.StatusCode)
 	}
 
@@ -135,7 +136,7 @@ func TestKubernetesModes(t *testing.T) {
 			return strings.Contains(healthOf(t, srv, "kubernetes"), "unreachable")
 		})
 		waitName(t, srv, "/") // listed, without made-up names
-		if res := srv.API.Get(t, "/readyz"); res.StatusCode != 200 {
+		if res := srv.API.Get(t, "/readyz"); res.StatusCode != http.StatusOK {
 			t.Errorf("/readyz = %d; pods and PIDs are served without the API server", res.StatusCode)
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -364,8 +363,4 @@ func testManifestRBAC(t *testing.T, f *kubeFixture) {
 	if _, err := sa.CoreV1().Secrets("bss-system").List(ctx, metav1.ListOptions{}); err == nil {
 		t.Error("the service account could list secrets")
 	}
-}
-
-func kubeManifest(t *testing.T) string {
-	return filepath.Join(testenv.RepoRoot(t), "k8s")
 }

@@ -89,7 +89,9 @@ func NewInformer(opts InformerOptions) *Informer {
 			return w, err
 		},
 	}
-	s.informer = cache.NewSharedIndexInformer(lw, &corev1.Pod{}, opts.Resync, cache.Indexers{
+	// As generated informers do: a client that cannot stream lists (the
+	// fake clientset) gets plain list+watch.
+	s.informer = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, opts.Client), &corev1.Pod{}, opts.Resync, cache.Indexers{
 		byUID: func(obj any) ([]string, error) {
 			p, ok := obj.(*corev1.Pod)
 			if !ok {
