@@ -25,6 +25,7 @@ import (
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
 	"github.com/bss-api/bss-api/internal/store/memory"
+	"github.com/bss-api/bss-api/internal/strategy"
 )
 
 // usageError marks errors caused by bad flags or environment.
@@ -89,6 +90,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
 
+	resolver := strategy.NewResolver(strategy.Options{
+		Store:    &strategy.MemoryStore{},
+		Views:    view,
+		Watcher:  index,
+		Max:      cfg.MaxStrategies,
+		Debounce: 20 * time.Millisecond,
+		Logger:   log.With("component", "strategy"),
+		Now:      now,
+	})
+
 	gate := &health.Gate{}
 	handler := httpapi.New(httpapi.Config{
 		Logger:   log,
@@ -146,6 +157,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	})
 	g.Go(func() error { return view.Run(gctx) })
+	g.Go(func() error { return resolver.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)

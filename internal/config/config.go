@@ -50,6 +50,8 @@ type Config struct {
 	KubeResync     time.Duration // informer resync period
 	KubeDeletedTTL time.Duration // how long deleted pods stay resolvable
 
+	MaxStrategies int // strategies stored at most
+
 	ShowVersion bool
 }
 
@@ -79,6 +81,7 @@ func Default() Config {
 		KubeBurst:         40,
 		KubeResync:        5 * time.Minute,
 		KubeDeletedTTL:    2 * time.Minute,
+		MaxStrategies:     1000,
 	}
 }
 
@@ -147,6 +150,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.IntVar(&cfg.KubeBurst, "kube-burst", cfg.KubeBurst, "burst of queries to the Kubernetes API server")
 	fs.DurationVar(&cfg.KubeResync, "kube-resync", cfg.KubeResync, "period in which the pod cache is replayed to make up for missed changes")
 	fs.DurationVar(&cfg.KubeDeletedTTL, "kube-deleted-ttl", cfg.KubeDeletedTTL, "how long deleted pods stay resolvable")
+	fs.IntVar(&cfg.MaxStrategies, "max-strategies", cfg.MaxStrategies, "strategies stored at most")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -254,6 +258,9 @@ func (c Config) Validate() error {
 	}
 	if c.KubeQPS <= 0 || c.KubeBurst < 1 {
 		return fmt.Errorf("invalid --kube-qps %v / --kube-burst %d: must be positive", c.KubeQPS, c.KubeBurst)
+	}
+	if c.MaxStrategies < 1 || c.MaxStrategies > 100_000 {
+		return fmt.Errorf("invalid --max-strategies %d: must be from 1 to 100000", c.MaxStrategies)
 	}
 	if c.HistoryMaxSamples < 1 {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)

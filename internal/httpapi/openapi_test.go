@@ -20,6 +20,7 @@ import (
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/memory"
+	"github.com/bss-api/bss-api/internal/strategy"
 )
 
 // seedExample is the request body of the seed's POST /api/v1/metrics example.
@@ -74,12 +75,15 @@ func newTestConfig(clock *fakeClock) Config {
 	reg.MustRegister(metrics.NewCollector(recorder, "test-node", time.Minute))
 	gate := &health.Gate{}
 	gate.Set(true)
+	pods := newFakeIndex(fixtureSnapshot(1))
 	return Config{
 		Logger:   slog.New(slog.DiscardHandler),
 		Registry: reg,
 		Metrics:  recorder,
-		Pods:     newFakeIndex(fixtureSnapshot(1)),
-		Gate:     gate,
+		Pods:     pods,
+		Strategies: strategy.NewResolver(strategy.Options{Store: &strategy.MemoryStore{}, Views: pods, Max: 1000,
+			Debounce: time.Millisecond, Now: clock.Now}),
+		Gate: gate,
 		Checks: []health.Check{{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
 			return health.Report{State: health.OK, Detail: "memory"}
 		}}},

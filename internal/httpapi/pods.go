@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -10,8 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -125,82 +121,42 @@ func parsePodsFilter(v url.Values) (podsFilter, error) {
 // maxPID is the kernel's largest possible PID (PID_MAX_LIMIT on 64-bit).
 const maxPID = 4_194_304
 
-// podsCache holds one complete unfiltered response, plain and gzipped, for
-// one snapshot version, thread setting and timestamp second: the answer a
-// poller gets costs a lookup and a write, not an encoding.
-type podsCache struct {
-	version uint64
-	second  int64
-	body    []byte
-	gzOnce  sync.Once
-	gz      []byte
-}
-
 type podsEncoder struct {
 	node  string
-	cache [2]atomic.Pointer[podsCache] // [0] without threads, [1] with
-	// build serialises rebuilding each slot, so a crowd of pollers arriving
-	// as the cache goes stale costs one encoding, not one each.
-	build [2]sync.Mutex
+	cache bodyCache // unfiltered answers: [0] without threads, [1] with
 }
 
 // response returns the whole response body for f, from the cache when f
 // selects everything.
-func (e *podsEncoder) response(s *podview.View, f podsFilter, now time.Time) (*podsCache, error) {
+func (e *podsEncoder) response(s *podview.View, f podsFilter, now time.Time) (*cachedBody, error) {
+	build := func() ([]byte, error) {
+		out := make([]podJSON, 0, len(s.Pods))
+		for i := range s.Pods {
+			if pj, ok := e.pod(&s.Pods[i], f); ok {
+				out = append(out, pj)
+			}
+		}
+		body, err := json.Marshal(podsResponse{
+			envelope:  ok(now, "Pod-PID mappings retrieved successfully"),
+			Node:      e.node,
+			Version:   s.Version,
+			UpdatedAt: s.Updated.UTC().Format(time.RFC3339Nano),
+			Pods:      out,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encode pods: %w", err)
+		}
+		return body, nil
+	}
+	if !f.none() {
+		body, err := build()
+		return &cachedBody{body: body}, err
+	}
 	slot := 0
 	if f.threads {
 		slot = 1
 	}
-	sec := now.Unix()
-	if f.none() {
-		fresh := func() *podsCache {
-			if c := e.cache[slot].Load(); c != nil && c.version == s.Version && c.second == sec {
-				return c
-			}
-			return nil
-		}
-		if c := fresh(); c != nil {
-			return c, nil
-		}
-		e.build[slot].Lock()
-		defer e.build[slot].Unlock()
-		if c := fresh(); c != nil {
-			return c, nil
-		}
-	}
-	out := make([]podJSON, 0, len(s.Pods))
-	for i := range s.Pods {
-		if pj, ok := e.pod(&s.Pods[i], f); ok {
-			out = append(out, pj)
-		}
-	}
-	body, err := json.Marshal(podsResponse{
-		envelope:  ok(now, "Pod-PID mappings retrieved successfully"),
-		Node:      e.node,
-		Version:   s.Version,
-		UpdatedAt: s.Updated.UTC().Format(time.RFC3339Nano),
-		Pods:      out,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode pods: %w", err)
-	}
-	c := &podsCache{version: s.Version, second: sec, body: body}
-	if f.none() {
-		e.cache[slot].Store(c)
-	}
-	return c, nil
-}
-
-// gzipped returns the body compressed, computing it once per cache entry.
-func (c *podsCache) gzipped() []byte {
-	c.gzOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		_, _ = zw.Write(c.body)
-		_ = zw.Close()
-		c.gz = buf.Bytes()
-	})
-	return c.gz
+	return e.cache.get(slot, s.Version, now.Unix(), build)
 }
 
 type podsResponse struct {
@@ -333,34 +289,12 @@ func (s *server) handlePodPIDs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Add("Vary", "Accept-Encoding")
 	if notModified(w, r, etag(snap.Version, r.URL.RawQuery)) {
-		return
+		w.Header().Set("Vary", "Accept-Encoding")
 	}
 	c, err := s.pods.response(snap, f, s.Now())
 	if err != nil {
 		s.respond.error(w, r, err)
 		return
 	}
-	body := c.body
-	if acceptsGzip(r) && len(body) > 1024 {
-		body = c.gzipped()
-		w.Header().Set("Content-Encoding", "gzip")
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-}
-
-// acceptsGzip reports whether the client accepts a gzip-encoded response.
-// Go's HTTP client asks for it by default and decodes it transparently.
-func acceptsGzip(r *http.Request) bool {
-	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
-		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.TrimSpace(name) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
-			return true
-		}
-	}
-	return false
+	writeBody(w, r, c)
 }

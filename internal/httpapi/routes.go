@@ -28,6 +28,13 @@ func (s *server) routeTable() []route {
 		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", http.HandlerFunc(s.handlePostMetrics)},
 		{"GET /api/v1/metrics", "Latest metrics sample", http.HandlerFunc(s.handleLatestMetrics)},
 		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", http.HandlerFunc(s.handleMetricsHistory)},
+		{"GET /api/v1/scheduling/strategies", "Resolved strategies for the scheduler: one entry per PID, sorted (?verbose=true adds why)", http.HandlerFunc(s.handleGetStrategies)},
+		{"POST /api/v1/scheduling/strategies", "Replace every strategy, atomically", http.HandlerFunc(s.handlePostStrategies)},
+		{"GET /api/v1/scheduling/strategies/definitions", "The stored strategies as written, with their names", http.HandlerFunc(s.handleGetDefinitions)},
+		{"PUT /api/v1/scheduling/strategies/definitions/{name}", "Create or replace one strategy", http.HandlerFunc(s.handlePutDefinition)},
+		{"DELETE /api/v1/scheduling/strategies/definitions/{name}", "Delete one strategy", http.HandlerFunc(s.handleDeleteDefinition)},
+		{"POST /api/v1/scheduling/strategies/preview", "Resolve strategies without saving them, with match counts", http.HandlerFunc(s.handlePreview)},
+		{"GET /api/v1/scheduling/strategies/explain", "For each resolved PID, every strategy that matched and the winner", http.HandlerFunc(s.handleExplain)},
 		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", http.HandlerFunc(s.handlePodPIDs)},
 		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", http.HandlerFunc(s.handleMetricsSummary)},
 	}

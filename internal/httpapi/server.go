@@ -37,9 +37,11 @@ type Config struct {
 	Registry *prometheus.Registry
 	Metrics  MetricsService
 	// Pods is the joined view of the node's pods and processes.
-	Pods   PodView
-	Gate   *health.Gate
-	Checks []health.Check // optional
+	Pods PodView
+	// Strategies stores strategies and resolves them.
+	Strategies StrategyService
+	Gate       *health.Gate
+	Checks     []health.Check // optional
 
 	Version string
 	Node    string
@@ -59,6 +61,8 @@ type server struct {
 	mux     *http.ServeMux
 	routes  []route
 	pods    *podsEncoder
+
+	strategyCache bodyCache // GET strategies: [0] plain, [1] verbose
 }
 
 var errPanic = apperr.Errorf(apperr.Internal, "internal server error")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,8 @@ type Index struct {
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
+
+	watched atomic.Pointer[[]int] // PIDs outside pods to check at every poll
 
 	// Owned by Run.
 	rd        *reader
@@ -84,6 +87,14 @@ func (ix *Index) Subscribe() (<-chan struct{}, func()) {
 		delete(ix.subs, ch)
 		ix.subMu.Unlock()
 	}
+}
+
+// WatchPIDs sets PIDs that are checked at every poll, not only at full
+// scans, even outside pods: the strategy resolver names the PIDs explicit
+// strategies target, so their exit or reuse shows within one poll.
+func (ix *Index) WatchPIDs(pids []int) {
+	c := slices.Clone(pids)
+	ix.watched.Store(&c)
 }
 
 // Run scans once, publishes the first snapshot, then keeps the index fresh
@@ -213,7 +224,7 @@ func (ix *Index) reconcile() error {
 // difference to the pod processes: new PIDs are read from /proc, PIDs that
 // left are dropped. Cost: one small read per container.
 func (ix *Index) poll() {
-	changed := false
+	changed, hostChanged := false, false
 	members := map[string]map[int]bool{}
 	for pid, t := range ix.pods {
 		if t.dir == "" {
@@ -238,7 +249,7 @@ func (ix *Index) poll() {
 		now := map[int]bool{}
 		for _, pid := range pids {
 			now[pid] = true
-			if _, known := ix.pods[pid]; known {
+			if t, known := ix.pods[pid]; known && (t.dir == dir || t.ref.ContainerID == ref.ContainerID) {
 				continue
 			}
 			st, ok := ix.readStat(pid)
@@ -257,6 +268,24 @@ func (ix *Index) poll() {
 		}
 		delete(members, dir)
 	}
+	// Watched PIDs outside pods: gone, reused, or new since the last scan.
+	if w := ix.watched.Load(); w != nil {
+		for _, pid := range *w {
+			if _, inPod := ix.pods[pid]; inPod {
+				continue
+			}
+			st, ok := ix.readStat(pid)
+			old, known := ix.host[pid]
+			switch {
+			case !ok && known:
+				delete(ix.host, pid)
+				hostChanged = true
+			case ok && (!known || old.StartTime != st.StartTime):
+				ix.host[pid] = Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}
+				hostChanged = true
+			}
+		}
+	}
 	// Members of directories that vanished.
 	for _, pids := range members {
 		for pid := range pids {
@@ -264,8 +293,8 @@ func (ix *Index) poll() {
 			changed = true
 		}
 	}
-	if changed {
-		ix.publish(false)
+	if changed || hostChanged {
+		ix.publish(hostChanged)
 	}
 }
 
@@ -298,12 +327,12 @@ func (ix *Index) readStat(pid int) (procStat, bool) {
 }
 
 // publish makes a new snapshot from the current state. The version moves
-// only when the pod view changed; full scans always publish, so host
-// process data stays current for readers.
-func (ix *Index) publish(fullScan bool) {
+// only when the pod view changed; full scans and host process changes
+// always publish (force), so host process data stays current for readers.
+func (ix *Index) publish(force bool) {
 	pods := buildPods(ix.pods)
 	podsChanged := ix.snap.Load() == nil || !reflect.DeepEqual(pods, ix.lastPods)
-	if !podsChanged && !fullScan {
+	if !podsChanged && !force {
 		return
 	}
 	if podsChanged {

@@ -1,0 +1,214 @@
+package strategy
+
+import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/bss-api/bss-api/internal/podview"
+)
+
+// Entry is one resolved PID (or TID) with the strategy that won it.
+type Entry struct {
+	PID           int
+	Priority      bool
+	ExecutionTime uint64
+	Strategy      string // name of the winning strategy
+	// ThreadOf is the process a thread entry belongs to; 0 for a process.
+	ThreadOf      int
+	PodUID        string
+	PodName       string
+	Namespace     string
+	ContainerName string
+	Command       string
+	StartTime     uint64
+}
+
+// Match is one strategy matching one PID, for explanations.
+type Match struct {
+	PID      int
+	Strategy int // index in the strategy list
+}
+
+// Result is a resolution: entries sorted by PID, one per PID.
+type Result struct {
+	Entries []Entry
+	// Matched and Won count, per strategy (by index), the PIDs it matched
+	// and the PIDs it won. Matched is complete only with explain; without,
+	// a PID stops being matched at its first strategy.
+	Matched []int
+	Won     []int
+	// Matches lists every (PID, strategy) pair that matched, by PID then
+	// strategy order; filled only when asked for.
+	Matches []Match
+}
+
+// Bindings remembers, for PID strategies, the start time of the process the
+// strategy was first seen to target, so a reused PID never inherits it.
+// Owned by the resolver.
+type Bindings map[BindingKey]uint64
+
+// BindingKey names a PID strategy's target.
+type BindingKey struct {
+	Strategy string
+	PID      uint32
+}
+
+// Resolve applies strategies (valid, in list order) to the view.
+//
+// Precedence: a strategy with a pid wins over strategies without one; among
+// each group the first in list order wins. PID strategies target any live
+// process of the node (other conditions, if given, must hold too); the
+// others target only processes in pods, never a sandbox (pause) container.
+// With explain, every match is recorded.
+func Resolve(strategies []*compiled, v *podview.View, bind Bindings, explain bool) Result {
+	res := Result{Matched: make([]int, len(strategies)), Won: make([]int, len(strategies))}
+	won := map[int]int{} // PID → index in res.Entries
+	add := func(e Entry, si int) {
+		res.Matched[si]++
+		if explain {
+			res.Matches = append(res.Matches, Match{PID: e.PID, Strategy: si})
+		}
+		if _, taken := won[e.PID]; taken {
+			return
+		}
+		s := strategies[si]
+		e.Priority, e.ExecutionTime, e.Strategy = s.Priority, s.ExecutionTime, s.Name
+		won[e.PID] = len(res.Entries)
+		res.Entries = append(res.Entries, e)
+		res.Won[si]++
+	}
+
+	// Explicit PIDs first, in list order.
+	for si, s := range strategies {
+		if s.PID == 0 {
+			continue
+		}
+		pid := int(s.PID)
+		proc, alive := v.Procs.Process(pid)
+		if !alive {
+			continue
+		}
+		key := BindingKey{s.Name, s.PID}
+		if start, bound := bind[key]; bound && start != proc.StartTime {
+			continue // the PID was reused by another process
+		}
+		bind[key] = proc.StartTime
+		e := Entry{PID: pid, Command: proc.Command, StartTime: proc.StartTime}
+		var threads []int
+		if pod, inPod := v.PodOfPID(pid); inPod {
+			pr := processOf(pod, pid)
+			if !matchesPod(s, pod) || !matchesProcess(s, pr.Command) {
+				continue
+			}
+			fillPod(&e, pod, pr.ContainerID)
+			threads = pr.Threads
+		} else if s.podConditions() || (s.regex != nil && !s.regex.MatchString(proc.Command)) {
+			continue
+		}
+		add(e, si)
+		if s.Threads {
+			for _, tid := range threads {
+				if tid != pid {
+					t := e
+					t.PID, t.ThreadOf = tid, pid
+					add(t, si)
+				}
+			}
+		}
+	}
+
+	// Then selector strategies over the pods' processes, in list order.
+	selectors := make([]int, 0, len(strategies))
+	for si, s := range strategies {
+		if s.PID == 0 {
+			selectors = append(selectors, si)
+		}
+	}
+	if len(selectors) > 0 {
+		cands := make([]int, 0, len(selectors))
+		for pi := range v.Pods {
+			pod := &v.Pods[pi]
+			cands = cands[:0]
+			for _, si := range selectors {
+				if matchesPod(strategies[si], pod) {
+					cands = append(cands, si)
+				}
+			}
+			if len(cands) == 0 {
+				continue
+			}
+			for _, pr := range pod.Processes {
+				if c, ok := pod.Container(pr.ContainerID); ok && c.Sandbox {
+					continue
+				}
+				for _, si := range cands {
+					s := strategies[si]
+					if !matchesProcess(s, pr.Command) {
+						continue
+					}
+					e := Entry{PID: pr.PID, Command: pr.Command, StartTime: pr.StartTime}
+					fillPod(&e, pod, pr.ContainerID)
+					add(e, si)
+					if s.Threads {
+						for _, tid := range pr.Threads {
+							if tid != pr.PID {
+								t := e
+								t.PID, t.ThreadOf = tid, pr.PID
+								add(t, si)
+							}
+						}
+					}
+					if !explain {
+						break // the first match wins; later ones only matter to explain
+					}
+				}
+			}
+		}
+	}
+	slices.SortFunc(res.Entries, func(a, b Entry) int { return a.PID - b.PID })
+	if explain {
+		slices.SortStableFunc(res.Matches, func(a, b Match) int { return a.PID - b.PID })
+	}
+	return res
+}
+
+func matchesPod(s *compiled, pod *podview.Pod) bool {
+	if s.ns != nil && !s.ns[pod.Namespace] {
+		return false
+	}
+	if s.selector != nil && (!pod.Known || !s.selector.Matches(labels.Set(pod.Labels))) {
+		return false
+	}
+	if s.ns != nil && !pod.Known {
+		return false
+	}
+	return true
+}
+
+func matchesProcess(s *compiled, command string) bool {
+	return s.regex == nil || s.regex.MatchString(command)
+}
+
+func processOf(pod *podview.Pod, pid int) *processRef {
+	for i := range pod.Processes {
+		if pod.Processes[i].PID == pid {
+			p := pod.Processes[i]
+			return &processRef{ContainerID: p.ContainerID, Command: p.Command, Threads: p.Threads}
+		}
+	}
+	return &processRef{}
+}
+
+type processRef struct {
+	ContainerID string
+	Command     string
+	Threads     []int
+}
+
+func fillPod(e *Entry, pod *podview.Pod, containerID string) {
+	e.PodUID, e.PodName, e.Namespace = pod.UID, pod.Name, pod.Namespace
+	if c, ok := pod.Container(containerID); ok {
+		e.ContainerName = c.Name
+	}
+}

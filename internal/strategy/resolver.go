@@ -1,0 +1,239 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/podview"
+)
+
+// ViewSource is the joined pod view the resolver resolves against.
+type ViewSource interface {
+	View() *podview.View
+	Subscribe() (<-chan struct{}, func())
+}
+
+// PIDWatcher is told which PIDs explicit strategies target, so it can
+// notice them exit quickly even outside pods.
+type PIDWatcher interface {
+	WatchPIDs(pids []int)
+}
+
+// Snapshot is an immutable resolution. Readers must not modify it.
+type Snapshot struct {
+	// Version moves whenever Entries change, and only then.
+	Version    uint64
+	ResolvedAt time.Time
+	Strategies []Strategy // as resolved, names filled, in precedence order
+	Result
+}
+
+// Options configure a Resolver.
+type Options struct {
+	Store   Store
+	Views   ViewSource
+	Watcher PIDWatcher // optional
+	// Max is the largest number of strategies stored.
+	Max int
+	// Debounce batches bursts of view changes into one resolution.
+	Debounce time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Resolver keeps the resolution of the stored strategies against the
+// current pod view. Reads are lock-free snapshot loads; writes go through
+// the store and are resolved before they return, so a GET after a
+// successful write already reflects it.
+type Resolver struct {
+	opts Options
+	log  *slog.Logger
+	snap atomic.Pointer[Snapshot]
+
+	mu       sync.Mutex // serialises resolution and writes
+	bind     Bindings
+	compiled []*compiled
+	storeVer uint64
+	version  uint64
+}
+
+// NewResolver returns a resolver; nothing is resolved before Run or a write.
+func NewResolver(opts Options) *Resolver {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Resolver{opts: opts, log: opts.Logger, bind: Bindings{}, storeVer: ^uint64(0)}
+}
+
+// Snapshot returns the current resolution, or nil before the first.
+func (r *Resolver) Snapshot() *Snapshot { return r.snap.Load() }
+
+// Run re-resolves after every change of the pod view until ctx is
+// cancelled.
+func (r *Resolver) Run(ctx context.Context) error {
+	ch, stop := r.opts.Views.Subscribe()
+	defer stop()
+	if err := r.Refresh(ctx); err != nil {
+		r.log.Error("resolve strategies", "err", err)
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-ch:
+			if !pending {
+				pending = true
+				timer.Reset(r.opts.Debounce)
+			}
+		case <-timer.C:
+			pending = false
+			if err := r.Refresh(ctx); err != nil {
+				r.log.Error("resolve strategies", "err", err)
+			}
+		}
+	}
+}
+
+// Refresh resolves the stored strategies against the current view now.
+func (r *Resolver) Refresh(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refreshLocked(ctx)
+}
+
+func (r *Resolver) refreshLocked(ctx context.Context) error {
+	list, ver, err := r.opts.Store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list strategies: %w", err)
+	}
+	if ver != r.storeVer {
+		cs := make([]*compiled, 0, len(list))
+		for _, s := range list {
+			c, err := compile(s)
+			if err != nil {
+				return err // stored strategies were validated on write
+			}
+			cs = append(cs, c)
+		}
+		r.compiled, r.storeVer = cs, ver
+		// Forget bindings of strategies that are gone or changed target.
+		keep := map[BindingKey]bool{}
+		for _, s := range list {
+			keep[BindingKey{s.Name, s.PID}] = true
+		}
+		maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
+	}
+	v := r.opts.Views.View()
+	if v == nil {
+		return nil // no processes known yet; Run resolves when they are
+	}
+	res := Resolve(r.compiled, v, r.bind, true)
+	cur := r.snap.Load()
+	if cur == nil || !reflect.DeepEqual(cur.Entries, res.Entries) {
+		r.version++
+	}
+	r.snap.Store(&Snapshot{Version: r.version, ResolvedAt: r.opts.Now(), Strategies: list, Result: res})
+	if r.opts.Watcher != nil {
+		var pids []int
+		for _, s := range list {
+			if s.PID != 0 {
+				pids = append(pids, int(s.PID))
+			}
+		}
+		r.opts.Watcher.WatchPIDs(pids)
+	}
+	return nil
+}
+
+// Definitions returns the stored strategies as written, with their names.
+func (r *Resolver) Definitions(ctx context.Context) ([]Strategy, error) {
+	list, _, err := r.opts.Store.List(ctx)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be read")
+	}
+	return list, nil
+}
+
+// ReplaceAll validates list and replaces every stored strategy with it
+// atomically (the seed's POST), then resolves.
+func (r *Resolver) ReplaceAll(ctx context.Context, list []Strategy) ([]Strategy, error) {
+	norm, err := Normalize(list, r.opts.Max)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.opts.Store.Replace(ctx, norm); err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
+	}
+	return norm, r.refreshLocked(ctx)
+}
+
+// Put creates or replaces the strategy s.Name, then resolves.
+func (r *Resolver) Put(ctx context.Context, s Strategy) (bool, error) {
+	if !ValidName(s.Name) {
+		return false, apperr.Errorf(apperr.Invalid, "name: %q must be lowercase letters, digits, '-', '.' or '_', start and end alphanumeric, at most %d characters", s.Name, maxNameLength)
+	}
+	if err := s.Validate(); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	created, err := r.opts.Store.Put(ctx, s, r.opts.Max)
+	if err != nil {
+		if apperr.CodeOf(err) != apperr.Internal {
+			return false, err
+		}
+		return false, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
+	}
+	return created, r.refreshLocked(ctx)
+}
+
+// Delete removes the named strategy, then resolves.
+func (r *Resolver) Delete(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.opts.Store.Delete(ctx, name); err != nil {
+		if apperr.CodeOf(err) != apperr.Internal {
+			return err
+		}
+		return apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
+	}
+	return r.refreshLocked(ctx)
+}
+
+// Preview resolves list against the current view without storing it.
+func (r *Resolver) Preview(_ context.Context, list []Strategy) (*Snapshot, error) {
+	norm, err := Normalize(list, r.opts.Max)
+	if err != nil {
+		return nil, err
+	}
+	cs := make([]*compiled, len(norm))
+	for i, s := range norm {
+		if cs[i], err = compile(s); err != nil {
+			return nil, apperr.Errorf(apperr.Invalid, "%v", err)
+		}
+	}
+	v := r.opts.Views.View()
+	if v == nil {
+		return nil, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment")
+	}
+	r.mu.Lock()
+	bind := maps.Clone(r.bind) // a preview must not bind anything
+	r.mu.Unlock()
+	return &Snapshot{ResolvedAt: r.opts.Now(), Strategies: norm, Result: Resolve(cs, v, bind, true)}, nil
+}
