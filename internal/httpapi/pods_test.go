@@ -46,6 +46,9 @@ func (f *fakeIndex) set(s *procs.Snapshot) {
 
 func (f *fakeIndex) View() *podview.View { return f.view.Load() }
 
+// Subscribe never notifies: tests that change the view call Refresh.
+func (f *fakeIndex) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }
+
 // fakeMeta knows pod A, as the API server would; pod B is unknown.
 type fakeMeta struct{}
 
