@@ -21,6 +21,8 @@ type StrategyService interface {
 	Put(ctx context.Context, s strategy.Strategy) (created bool, err error)
 	Delete(ctx context.Context, name string) error
 	Preview(ctx context.Context, list []strategy.Strategy) (*strategy.Snapshot, error)
+	// Explain resolves again, recording every match.
+	Explain(ctx context.Context) (*strategy.Snapshot, error)
 }
 
 // schedulingEntry is the seed's entry; verbose adds the rest.
@@ -256,9 +258,9 @@ type explainResponse struct {
 }
 
 func (s *server) handleExplain(w http.ResponseWriter, r *http.Request) {
-	snap := s.Strategies.Snapshot()
-	if snap == nil {
-		s.respond.error(w, r, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet; retry in a moment"))
+	snap, err := s.Strategies.Explain(r.Context())
+	if err != nil {
+		s.respond.error(w, r, err)
 		return
 	}
 	pids := make([]explainedPID, len(snap.Entries))

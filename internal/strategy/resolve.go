@@ -54,29 +54,70 @@ type BindingKey struct {
 	PID      uint32
 }
 
+// Depth says how much Resolve computes besides the entries.
+type Depth int
+
+// Resolution depths.
+const (
+	Winners Depth = iota // entries only: a PID stops at its first match
+	Counts               // also complete Matched counts
+	Explain              // also every (PID, strategy) match in Matches
+)
+
 // Resolve applies strategies (valid, in list order) to the view.
 //
 // Precedence: a strategy with a pid wins over strategies without one; among
 // each group the first in list order wins. PID strategies target any live
 // process of the node (other conditions, if given, must hold too); the
 // others target only processes in pods, never a sandbox (pause) container.
-// With explain, every match is recorded.
-func Resolve(strategies []*compiled, v *podview.View, bind Bindings, explain bool) Result {
+func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth) Result {
+	explain := depth >= Counts
 	res := Result{Matched: make([]int, len(strategies)), Won: make([]int, len(strategies))}
+	// Commands repeat across a node's processes: each strategy's regex runs
+	// once per distinct command.
+	memo := make([]map[string]bool, len(strategies))
+	matchesProcess := func(si int, command string) bool {
+		re := strategies[si].regex
+		if re == nil {
+			return true
+		}
+		if memo[si] == nil {
+			memo[si] = map[string]bool{}
+		}
+		m, seen := memo[si][command]
+		if !seen {
+			m = re.MatchString(command)
+			memo[si][command] = m
+		}
+		return m
+	}
 	won := map[int]int{} // PID → index in res.Entries
-	add := func(e Entry, si int) {
+	// add records that strategy si matched e and reports whether it won it.
+	add := func(e Entry, si int) bool {
 		res.Matched[si]++
-		if explain {
+		if depth == Explain {
 			res.Matches = append(res.Matches, Match{PID: e.PID, Strategy: si})
 		}
 		if _, taken := won[e.PID]; taken {
-			return
+			return false
 		}
 		s := strategies[si]
 		e.Priority, e.ExecutionTime, e.Strategy = s.Priority, s.ExecutionTime, s.Name
 		won[e.PID] = len(res.Entries)
 		res.Entries = append(res.Entries, e)
 		res.Won[si]++
+		return true
+	}
+	// Threads follow their process: only the strategy that won a process
+	// adds entries for its threads.
+	addThreads := func(e Entry, threads []int, si int) {
+		for _, tid := range threads {
+			if tid != e.PID {
+				t := e
+				t.PID, t.ThreadOf = tid, e.PID
+				add(t, si)
+			}
+		}
 	}
 
 	// Explicit PIDs first, in list order.
@@ -98,7 +139,7 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, explain boo
 		var threads []int
 		if pod, inPod := v.PodOfPID(pid); inPod {
 			pr := processOf(pod, pid)
-			if !matchesPod(s, pod) || !matchesProcess(s, pr.Command) {
+			if !matchesPod(s, pod) || !matchesProcess(si, pr.Command) {
 				continue
 			}
 			fillPod(&e, pod, pr.ContainerID)
@@ -106,15 +147,8 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, explain boo
 		} else if s.podConditions() || (s.regex != nil && !s.regex.MatchString(proc.Command)) {
 			continue
 		}
-		add(e, si)
-		if s.Threads {
-			for _, tid := range threads {
-				if tid != pid {
-					t := e
-					t.PID, t.ThreadOf = tid, pid
-					add(t, si)
-				}
-			}
+		if add(e, si) && s.Threads {
+			addThreads(e, threads, si)
 		}
 	}
 
@@ -144,20 +178,13 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, explain boo
 				}
 				for _, si := range cands {
 					s := strategies[si]
-					if !matchesProcess(s, pr.Command) {
+					if !matchesProcess(si, pr.Command) {
 						continue
 					}
 					e := Entry{PID: pr.PID, Command: pr.Command, StartTime: pr.StartTime}
 					fillPod(&e, pod, pr.ContainerID)
-					add(e, si)
-					if s.Threads {
-						for _, tid := range pr.Threads {
-							if tid != pr.PID {
-								t := e
-								t.PID, t.ThreadOf = tid, pr.PID
-								add(t, si)
-							}
-						}
+					if add(e, si) && s.Threads {
+						addThreads(e, pr.Threads, si)
 					}
 					if !explain {
 						break // the first match wins; later ones only matter to explain
@@ -167,8 +194,13 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, explain boo
 		}
 	}
 	slices.SortFunc(res.Entries, func(a, b Entry) int { return a.PID - b.PID })
-	if explain {
-		slices.SortStableFunc(res.Matches, func(a, b Match) int { return a.PID - b.PID })
+	if depth == Explain {
+		slices.SortFunc(res.Matches, func(a, b Match) int {
+			if a.PID != b.PID {
+				return a.PID - b.PID
+			}
+			return a.Strategy - b.Strategy
+		})
 	}
 	return res
 }
@@ -184,10 +216,6 @@ func matchesPod(s *compiled, pod *podview.Pod) bool {
 		return false
 	}
 	return true
-}
-
-func matchesProcess(s *compiled, command string) bool {
-	return s.regex == nil || s.regex.MatchString(command)
 }
 
 func processOf(pod *podview.Pod, pid int) *processRef {

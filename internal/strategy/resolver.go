@@ -141,7 +141,7 @@ func (r *Resolver) refreshLocked(ctx context.Context) error {
 	if v == nil {
 		return nil // no processes known yet; Run resolves when they are
 	}
-	res := Resolve(r.compiled, v, r.bind, true)
+	res := Resolve(r.compiled, v, r.bind, Counts)
 	cur := r.snap.Load()
 	if cur == nil || !reflect.DeepEqual(cur.Entries, res.Entries) {
 		r.version++
@@ -216,6 +216,20 @@ func (r *Resolver) Delete(ctx context.Context, name string) error {
 	return r.refreshLocked(ctx)
 }
 
+// Explain resolves the stored strategies again, recording every match,
+// against the view the current snapshot was made from.
+func (r *Resolver) Explain(_ context.Context) (*Snapshot, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.snap.Load()
+	v := r.opts.Views.View()
+	if cur == nil || v == nil {
+		return nil, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet; retry in a moment")
+	}
+	res := Resolve(r.compiled, v, maps.Clone(r.bind), Explain)
+	return &Snapshot{Version: cur.Version, ResolvedAt: r.opts.Now(), Strategies: cur.Strategies, Result: res}, nil
+}
+
 // Preview resolves list against the current view without storing it.
 func (r *Resolver) Preview(_ context.Context, list []Strategy) (*Snapshot, error) {
 	norm, err := Normalize(list, r.opts.Max)
@@ -235,5 +249,5 @@ func (r *Resolver) Preview(_ context.Context, list []Strategy) (*Snapshot, error
 	r.mu.Lock()
 	bind := maps.Clone(r.bind) // a preview must not bind anything
 	r.mu.Unlock()
-	return &Snapshot{ResolvedAt: r.opts.Now(), Strategies: norm, Result: Resolve(cs, v, bind, true)}, nil
+	return &Snapshot{ResolvedAt: r.opts.Now(), Strategies: norm, Result: Resolve(cs, v, bind, Counts)}, nil
 }
