@@ -143,6 +143,8 @@ func describeJSONError(where string, err error) string {
 		return fmt.Sprintf("%s: must be %s, got %s", join(te.Field), want, te.Value)
 	case errors.As(err, &se):
 		return fmt.Sprintf("%s: Invalid JSON format: %v", cmpOr(where, "body"), err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("%s: Invalid JSON format: unexpected end of input", cmpOr(where, "body"))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
 		return fmt.Sprintf("%s: unknown field; known fields are name, priority, execution_time, pid, selectors, namespaces, label_selector, command_regex, threads (and strategies at the top)", join(field))

@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bss-api/bss-api/internal/apitest/contract"
+	"github.com/bss-api/bss-api/internal/strategy"
+)
+
+// schedulerView is exactly what a scheduler client decodes.
+type schedulerView struct {
+	Success    bool   `json:"success"`
+	Message    string `json:"message"`
+	Timestamp  string `json:"timestamp"`
+	Scheduling []struct {
+		Priority      bool   `json:"priority"`
+		ExecutionTime uint64 `json:"execution_time"`
+		PID           int    `json:"pid"`
+	} `json:"scheduling"`
+}
+
+const seedStrategies = `{"strategies":[{"priority":true,"execution_time":20000000,"selectors":[{"key":"app","value":"loki"}]},
+{"priority":false,"execution_time":10000000,"pid":717720}]}`
+
+func strategyEnv(t *testing.T) *testEnv {
+	t.Helper()
+	env := newTestEnv(t, newValidator(t), nil)
+	if err := env.cfg.Strategies.(*strategy.Resolver).Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func getScheduling(t *testing.T, c *contract.Client, query string) (schedulerView, *contract.Response) {
+	t.Helper()
+	res := c.Get(t, "/api/v1/scheduling/strategies"+query)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET strategies = %d %s", res.StatusCode, res.Body)
+	}
+	if strings.Contains(string(res.Body), `"scheduling":null`) {
+		t.Fatal("scheduling is null; a scheduler would keep its old strategies")
+	}
+	var v schedulerView
+	if err := json.Unmarshal(res.Body, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v, res
+}
+
+func TestStrategiesSeedRoundTrip(t *testing.T) {
+	env := strategyEnv(t)
+	v, _ := getScheduling(t, env.client, "")
+	if !v.Success || v.Scheduling == nil || len(v.Scheduling) != 0 {
+		t.Fatalf("empty store: %+v", v)
+	}
+	res := env.client.Post(t, "/api/v1/scheduling/strategies", "application/json", []byte(seedStrategies))
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(res.Body), `"message":"Scheduling strategies saved successfully"`) {
+		t.Fatalf("POST = %d %s", res.StatusCode, res.Body)
+	}
+	// The fixture: pod A (app=loki) runs pause 717720 (sandbox) and loki
+	// 718001. The selector strategy takes loki, never pause; the seed's pid
+	// strategy takes 717720, which runs here.
+	v, _ = getScheduling(t, env.client, "")
+	got := ""
+	for _, e := range v.Scheduling {
+		got += " " + jsonString(e)
+	}
+	want := ` {"priority":false,"execution_time":10000000,"pid":717720} {"priority":true,"execution_time":20000000,"pid":718001}`
+	if got != want {
+		t.Errorf("scheduling =%s\nwant%s", got, want)
+	}
+	defs := env.client.Get(t, "/api/v1/scheduling/strategies/definitions")
+	if !strings.Contains(string(defs.Body), `"name":"strategy-1"`) || !strings.Contains(string(defs.Body), `"name":"strategy-2"`) {
+		t.Errorf("definitions = %s", defs.Body)
+	}
+	verbose := env.client.Get(t, "/api/v1/scheduling/strategies?verbose=true")
+	for _, w := range []string{`"strategy":"strategy-1"`, `"pod_name":"loki-0"`, `"namespace":"monitoring"`, `"container_name":"loki"`, `"command":"loki"`} {
+		if !strings.Contains(string(verbose.Body), w) {
+			t.Errorf("verbose lacks %s: %s", w, verbose.Body)
+		}
+	}
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestStrategiesETag(t *testing.T) {
+	env := strategyEnv(t)
+	_, first := getScheduling(t, env.client, "")
+	tag := first.Header.Get("ETag")
+	req := env.client.NewRequest(t, http.MethodGet, "/api/v1/scheduling/strategies", "", nil)
+	req.Header.Set("If-None-Match", tag)
+	if res := env.client.Do(t, req); res.StatusCode != http.StatusNotModified {
+		t.Errorf("unchanged: %d, want 304", res.StatusCode)
+	}
+	env.client.Post(t, "/api/v1/scheduling/strategies", "application/json", []byte(seedStrategies))
+	req = env.client.NewRequest(t, http.MethodGet, "/api/v1/scheduling/strategies", "", nil)
+	req.Header.Set("If-None-Match", tag)
+	if res := env.client.Do(t, req); res.StatusCode != http.StatusOK {
+		t.Errorf("after a change: %d, want 200", res.StatusCode)
+	}
+}
+
+func TestStrategiesBadInputChangesNothing(t *testing.T) {
+	env := strategyEnv(t)
+	env.client.Post(t, "/api/v1/scheduling/strategies", "application/json", []byte(seedStrategies))
+	before := string(env.client.Get(t, "/api/v1/scheduling/strategies/definitions").Body)
+	for _, tc := range []struct{ body, want string }{
+		{`{"strategies":[{"priority":true,"execution_time":5}]}`, "execution_time: must be from 1000"},
+		{`{"strategies":[{"priority":true,"execution_time":1000}]}`, "targets nothing"},
+		{`{"strategies":[{"execution_time":1000,"pid":1},{"execution_time":1000,"command_regex":"("}]}`, "strategies[1] (strategy-2).command_regex"},
+		{`{"strategies":[{"execution_time":1000,"selecter":[{"key":"a","value":"b"}]}]}`, "selecter: unknown field"},
+		{`{"strategies":[{"execution_time":-1,"pid":1}]}`, "strategies[0].execution_time"},
+		{`{"strategies":[{"execution_time":1000,"pid":1,"namespaces":["Bad"]}]}`, "namespaces[0]"},
+		{`{"strategy":[]}`, "unknown field"},
+		{`{"strategies":`, "Invalid JSON"},
+		{`null`, "null"},
+		{``, "empty"},
+	} {
+		res := env.client.Post(t, "/api/v1/scheduling/strategies", "application/json", []byte(tc.body))
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(res.Body), tc.want) {
+			t.Errorf("POST %s = %d %s; want 400 with %q", tc.body, res.StatusCode, res.Body, tc.want)
+		}
+	}
+	if res := env.client.Post(t, "/api/v1/scheduling/strategies", "text/plain", []byte(seedStrategies)); res.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain: %d", res.StatusCode)
+	}
+	if after := string(env.client.Get(t, "/api/v1/scheduling/strategies/definitions").Body); stripTimestamp(after) != stripTimestamp(before) {
+		t.Errorf("rejected requests changed the stored strategies:\n%s\n%s", before, after)
+	}
+}
+
+func stripTimestamp(s string) string {
+	i := strings.Index(s, `"timestamp":"`)
+	if i < 0 {
+		return s
+	}
+	return s[:i] + s[i+len(`"timestamp":"2025-06-19T10:30:00Z"`):]
+}
+
+func TestStrategyDefinitionsAndPreview(t *testing.T) {
+	env := strategyEnv(t)
+	put := func(name, body string) *contract.Response {
+		req := env.client.NewRequest(t, http.MethodPut, "/api/v1/scheduling/strategies/definitions/"+name, "application/json", []byte(body))
+		return env.client.Do(t, req)
+	}
+	if res := put("loki", `{"priority":true,"execution_time":5000000,"command_regex":"^loki$"}`); res.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT new = %d %s", res.StatusCode, res.Body)
+	}
+	if res := put("loki", `{"name":"loki","priority":false,"execution_time":6000000,"command_regex":"^loki$"}`); res.StatusCode != http.StatusOK {
+		t.Errorf("PUT existing = %d %s", res.StatusCode, res.Body)
+	}
+	if res := put("loki", `{"name":"other","execution_time":6000000,"pid":1}`); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("PUT with a different body name = %d", res.StatusCode)
+	}
+	if res := put("Bad_Name", `{"execution_time":6000000,"pid":1}`); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("PUT bad name = %d", res.StatusCode)
+	}
+	v, _ := getScheduling(t, env.client, "")
+	if len(v.Scheduling) != 1 || v.Scheduling[0].PID != 718001 || v.Scheduling[0].ExecutionTime != 6000000 {
+		t.Errorf("after PUT: %+v", v.Scheduling)
+	}
+	preview := env.client.Post(t, "/api/v1/scheduling/strategies/preview", "application/json",
+		[]byte(`{"strategies":[{"name":"all","execution_time":1000,"command_regex":"."}]}`))
+	if preview.StatusCode != http.StatusOK || !strings.Contains(string(preview.Body), `{"name":"all","matched":2,"won":2}`) {
+		t.Errorf("preview = %d %s", preview.StatusCode, preview.Body)
+	}
+	if v, _ := getScheduling(t, env.client, ""); len(v.Scheduling) != 1 {
+		t.Error("preview saved something")
+	}
+	explain := env.client.Get(t, "/api/v1/scheduling/strategies/explain")
+	if !strings.Contains(string(explain.Body), `"matched":["loki"],"winner":"loki"`) {
+		t.Errorf("explain = %s", explain.Body)
+	}
+	del := env.client.Do(t, env.client.NewRequest(t, http.MethodDelete, "/api/v1/scheduling/strategies/definitions/loki", "", nil))
+	if del.StatusCode != http.StatusOK {
+		t.Errorf("DELETE = %d", del.StatusCode)
+	}
+	again := env.client.Do(t, env.client.NewRequest(t, http.MethodDelete, "/api/v1/scheduling/strategies/definitions/loki", "", nil))
+	if again.StatusCode != http.StatusNotFound {
+		t.Errorf("DELETE missing = %d", again.StatusCode)
+	}
+	if v, _ := getScheduling(t, env.client, ""); len(v.Scheduling) != 0 {
+		t.Errorf("after delete: %+v", v.Scheduling)
+	}
+}
