@@ -102,11 +102,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	gate := &health.Gate{}
 	handler := httpapi.New(httpapi.Config{
-		Logger:   log,
-		Registry: reg,
-		Metrics:  recorder,
-		Gate:     gate,
-		Pods:     view,
+		Logger:     log,
+		Registry:   reg,
+		Metrics:    recorder,
+		Gate:       gate,
+		Pods:       view,
+		Strategies: resolver,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			historyCheck(history),
