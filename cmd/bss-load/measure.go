@@ -111,6 +111,11 @@ func measureChild(ctx context.Context, log *slog.Logger, opts options, name, bin
 	if err := c.waitReady(ctx); err != nil {
 		return sr, err
 	}
+	if name == "bss-api" && opts.strategies > 0 {
+		if err := postStrategies(ctx, log, addr, opts.strategies); err != nil {
+			return sr, err
+		}
+	}
 	res, err := drive(ctx, log, opts, name, addr)
 	if err != nil {
 		return sr, err

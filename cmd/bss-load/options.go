@@ -36,6 +36,8 @@ type options struct {
 	// fixture sizes a synthetic /proc tree for bss-api's process index;
 	// zero Processes means the machine's real /proc.
 	fixture procfixture.Spec
+	// strategies, when positive, are posted to bss-api before the load.
+	strategies int
 
 	// Hidden: run as the reference server.
 	serveReference bool
@@ -71,6 +73,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.fixture.Pods, "fixture-pods", 500, "pods in the synthetic /proc")
 	fs.IntVar(&o.fixture.PodProcesses, "fixture-pod-procs", 10000, "processes in pods in the synthetic /proc")
 	fs.IntVar(&o.fixture.Threads, "fixture-threads", 0, "extra threads per pod process in the synthetic /proc")
+	fs.IntVar(&o.strategies, "strategies", 0, "post this many `strategies` to bss-api before the load (command_regex ^app-0$ and ^app-1$, alternating)")
 	fs.BoolVar(&o.serveReference, "serve-reference", false, "internal: run as the reference server")
 	fs.StringVar(&o.listen, "listen", "", "internal: `HOST:PORT` of the reference server")
 	if err := fs.Parse(args); err != nil {
