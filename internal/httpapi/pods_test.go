@@ -153,7 +153,7 @@ func TestPodPIDs(t *testing.T) {
 					gotPIDs = append(gotPIDs, pp.PID)
 				}
 			}
-			if strings.Join(gotPods, ",") != strings.Join(tt.wantPods, ",") || !equalInts(gotPIDs, tt.wantPIDs) {
+			if strings.Join(gotPods, ",") != strings.Join(tt.wantPods, ",") || !slices.Equal(gotPIDs, tt.wantPIDs) {
 				t.Errorf("pods %v pids %v, want %v %v", gotPods, gotPIDs, tt.wantPods, tt.wantPIDs)
 			}
 		})
@@ -173,7 +173,7 @@ func TestPodPIDs(t *testing.T) {
 	})
 	t.Run("threads", func(t *testing.T) {
 		pr := decodePods(t, env.client.Get(t, "/api/v1/pods/pids?include_threads=true&pod_uid="+podA))
-		if got := pr.Pods[0].Processes[1].Threads; !equalInts(got, []int{718001, 718002}) {
+		if got := pr.Pods[0].Processes[1].Threads; !slices.Equal(got, []int{718001, 718002}) {
 			t.Errorf("threads = %v", got)
 		}
 	})
@@ -244,18 +244,6 @@ func TestPodPIDsETag(t *testing.T) {
 	if res.StatusCode != http.StatusOK || res.Header.Get("ETag") == tag {
 		t.Errorf("new version: status %d etag %q, want 200 and a new tag", res.StatusCode, res.Header.Get("ETag"))
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestPodPIDsGzip(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/notify"
 )
 
 const (
@@ -43,7 +44,7 @@ type InformerOptions struct {
 // pods' config hash. It never lists pods of other nodes, and a lookup miss
 // never reaches the API server.
 type Informer struct {
-	notifier
+	notify.Notifier
 	opts     InformerOptions
 	log      *slog.Logger
 	informer cache.SharedIndexInformer
@@ -114,8 +115,8 @@ func NewInformer(opts InformerOptions) *Informer {
 		s.log.Warn("pod watch failed; retrying with backoff", "err", err)
 	})
 	_, _ = s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { s.changed() },
-		UpdateFunc: func(any, any) { s.changed() },
+		AddFunc:    func(any) { s.Changed() },
+		UpdateFunc: func(any, any) { s.Changed() },
 		DeleteFunc: s.onDelete,
 	})
 	return s
@@ -173,7 +174,7 @@ func (s *Informer) onDelete(obj any) {
 		s.deleted[m.ConfigHash] = d
 	}
 	s.mu.Unlock()
-	s.changed()
+	s.Changed()
 }
 
 // recordCall remembers whether the last call to the API server worked.

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/notify"
 )
 
 // mockEntry is one pod of a mock file.
@@ -27,7 +28,7 @@ type mockEntry struct {
 // of every pod found in cgroups (name mock-<first 8 of UID>, namespace
 // mock, no labels).
 type Mock struct {
-	notifier
+	notify.Notifier
 	file string
 	pods map[string]PodMeta // nil: generate
 }
@@ -113,7 +114,7 @@ func (m *Mock) Health(context.Context) health.Report {
 func (m *Mock) Mode() string { return "mock" }
 
 // Off is a Source with no metadata: pods show with empty names.
-type Off struct{ notifier }
+type Off struct{ notify.Notifier }
 
 var _ Source = (*Off)(nil)
 

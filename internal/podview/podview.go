@@ -7,11 +7,11 @@ package podview
 import (
 	"context"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bss-api/bss-api/internal/kube"
+	"github.com/bss-api/bss-api/internal/notify"
 	"github.com/bss-api/bss-api/internal/procs"
 )
 
@@ -131,32 +131,17 @@ type Joiner struct {
 	// Debounce batches bursts of changes into one rebuild.
 	debounce time.Duration
 
-	view  atomic.Pointer[View]
-	subMu sync.Mutex
-	subs  map[chan struct{}]struct{}
+	view atomic.Pointer[View]
+	notify.Notifier
 }
 
 // NewJoiner returns a Joiner; nothing is built before Run.
 func NewJoiner(p ProcessSource, m MetaSource, debounce time.Duration) *Joiner {
-	return &Joiner{procs: p, meta: m, debounce: debounce, subs: map[chan struct{}]struct{}{}}
+	return &Joiner{procs: p, meta: m, debounce: debounce}
 }
 
 // View returns the current view, or nil before the first process scan.
 func (j *Joiner) View() *View { return j.view.Load() }
-
-// Subscribe returns a channel that receives a value after each new view
-// (coalesced), and a function that cancels the subscription.
-func (j *Joiner) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	j.subMu.Lock()
-	j.subs[ch] = struct{}{}
-	j.subMu.Unlock()
-	return ch, func() {
-		j.subMu.Lock()
-		delete(j.subs, ch)
-		j.subMu.Unlock()
-	}
-}
 
 // Run rebuilds the view after every change of either source until ctx is
 // cancelled.
@@ -188,7 +173,7 @@ func (j *Joiner) Run(ctx context.Context) error {
 		}
 		next.Version = version
 		j.view.Store(next)
-		j.notify()
+		j.Changed()
 	}
 	rebuild()
 	timer := time.NewTimer(time.Hour)
@@ -209,17 +194,6 @@ func (j *Joiner) Run(ctx context.Context) error {
 		if !pending {
 			pending = true
 			timer.Reset(j.debounce)
-		}
-	}
-}
-
-func (j *Joiner) notify() {
-	j.subMu.Lock()
-	defer j.subMu.Unlock()
-	for ch := range j.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
 		}
 	}
 }

@@ -11,13 +11,13 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/notify"
 )
 
 // Options configure an Index.
@@ -42,8 +42,7 @@ type Index struct {
 	log  *slog.Logger
 	snap atomic.Pointer[Snapshot]
 
-	subMu sync.Mutex
-	subs  map[chan struct{}]struct{}
+	notify.Notifier // after each new snapshot
 
 	watched atomic.Pointer[[]int] // PIDs outside pods to check at every poll
 
@@ -68,26 +67,11 @@ func New(opts Options) *Index {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Index{opts: opts, log: opts.Logger, subs: map[chan struct{}]struct{}{}}
+	return &Index{opts: opts, log: opts.Logger}
 }
 
 // Snapshot returns the current snapshot, or nil before the first scan.
 func (ix *Index) Snapshot() *Snapshot { return ix.snap.Load() }
-
-// Subscribe returns a channel that receives a value after each new snapshot
-// (notifications coalesce: a slow reader sees one for several), and a
-// function that cancels the subscription.
-func (ix *Index) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	ix.subMu.Lock()
-	ix.subs[ch] = struct{}{}
-	ix.subMu.Unlock()
-	return ch, func() {
-		ix.subMu.Lock()
-		delete(ix.subs, ch)
-		ix.subMu.Unlock()
-	}
-}
 
 // WatchPIDs sets PIDs that are checked at every poll, not only at full
 // scans, even outside pods: the strategy resolver names the PIDs explicit
@@ -340,14 +324,7 @@ func (ix *Index) publish(force bool) {
 		ix.lastPods = pods
 	}
 	ix.snap.Store(newSnapshot(ix.version, ix.opts.Now(), ix.lastPods, maps.Clone(ix.host), ix.stats))
-	ix.subMu.Lock()
-	for ch := range ix.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-	ix.subMu.Unlock()
+	ix.Changed()
 }
 
 // Health reports the index's state for /health and /readyz.
