@@ -24,7 +24,6 @@ import (
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
-	"github.com/bss-api/bss-api/internal/store/memory"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
@@ -65,8 +64,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	now := time.Now
-	history := memory.NewHistory(cfg.HistoryMaxSamples, cfg.HistoryRetention, now)
-	recorder := metrics.NewRecorder(history, now)
+	st, err := openStore(ctx, cfg, now, log)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	recorder := metrics.NewRecorder(st.history, now)
+	if err := recorder.Prime(ctx); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -91,7 +97,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
 
 	resolver := strategy.NewResolver(strategy.Options{
-		Store:    &strategy.MemoryStore{},
+		Store:    st.strategies,
 		Views:    view,
 		Watcher:  index,
 		Max:      cfg.MaxStrategies,
@@ -110,7 +116,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Strategies: resolver,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
-			historyCheck(history),
+			{Name: "store", Critical: true, Probe: st.health},
 			{Name: "processes", Critical: true, Probe: func(ctx context.Context) health.Report {
 				if view.View() == nil {
 					return health.Report{State: health.Down, Detail: "first process scan not finished"}
@@ -134,7 +140,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests must not be cancelled by the shutdown signal: in-flight
+		// ones finish (Shutdown waits for them). A client that goes away
+		// still cancels its own request.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
 	// Listen before starting anything, so a port clash fails at once.
@@ -143,6 +152,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
+
+	// The store outlives the HTTP server: requests still in flight during
+	// shutdown must be able to commit. It stops after the server has.
+	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
+	storeDone := make(chan error, 1)
+	go func() { storeDone <- st.run(storeCtx) }()
+	defer func() {
+		stopStore()
+		if err := <-storeDone; err != nil {
+			log.Error("store stopped with an error", "err", err)
+		}
+	}()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -197,11 +218,5 @@ func metricsCheck(rec *metrics.Recorder, now func() time.Time, staleness time.Du
 			return health.Report{State: health.Degraded, Detail: fmt.Sprintf("last push %s ago, older than %s", age, staleness)}
 		}
 		return health.Report{State: health.OK, Detail: fmt.Sprintf("last push %s ago", age)}
-	}}
-}
-
-func historyCheck(h *memory.History) health.Check {
-	return health.Check{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
-		return health.Report{State: health.OK, Detail: fmt.Sprintf("memory: %d samples", h.Len())}
 	}}
 }

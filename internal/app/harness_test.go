@@ -31,7 +31,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	srv := &testServer{done: make(chan error, 1), stop: cancel}
-	all := append([]string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node"}, args...)
+	all := append([]string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node", "--data-dir=" + t.TempDir()}, args...)
 	go func() {
 		err := Run(ctx, all, func(k string) string { return env[k] }, io.Discard, pw)
 		pw.Close()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ type Config struct {
 
 	MaxStrategies int // strategies stored at most
 
+	Store   string // memory, sqlite or sqlite:PATH
+	DataDir string // where the default SQLite file lives
+
 	ShowVersion bool
 }
 
@@ -82,6 +86,8 @@ func Default() Config {
 		KubeResync:        5 * time.Minute,
 		KubeDeletedTTL:    2 * time.Minute,
 		MaxStrategies:     1000,
+		Store:             "sqlite",
+		DataDir:           "data",
 	}
 }
 
@@ -151,6 +157,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&cfg.KubeResync, "kube-resync", cfg.KubeResync, "period in which the pod cache is replayed to make up for missed changes")
 	fs.DurationVar(&cfg.KubeDeletedTTL, "kube-deleted-ttl", cfg.KubeDeletedTTL, "how long deleted pods stay resolvable")
 	fs.IntVar(&cfg.MaxStrategies, "max-strategies", cfg.MaxStrategies, "strategies stored at most")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "where strategies and metric history live: sqlite (in --data-dir), sqlite:PATH, or memory (lost on exit)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the default SQLite store")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -262,10 +270,30 @@ func (c Config) Validate() error {
 	if c.MaxStrategies < 1 || c.MaxStrategies > 100_000 {
 		return fmt.Errorf("invalid --max-strategies %d: must be from 1 to 100000", c.MaxStrategies)
 	}
+	if _, _, err := c.StoreKind(); err != nil {
+		return err
+	}
 	if c.HistoryMaxSamples < 1 {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)
 	}
 	return nil
+}
+
+// StoreKind returns the store backend ("memory" or "sqlite") and, for
+// SQLite, the database file.
+func (c Config) StoreKind() (kind, path string, err error) {
+	switch {
+	case c.Store == "memory":
+		return "memory", "", nil
+	case c.Store == "sqlite":
+		if c.DataDir == "" {
+			return "", "", errors.New("invalid --data-dir: must not be empty with --store=sqlite")
+		}
+		return "sqlite", filepath.Join(c.DataDir, "bss-api.db"), nil
+	case strings.HasPrefix(c.Store, "sqlite:") && len(c.Store) > len("sqlite:"):
+		return "sqlite", strings.TrimPrefix(c.Store, "sqlite:"), nil
+	}
+	return "", "", fmt.Errorf("invalid --store %q: must be sqlite, sqlite:PATH or memory", c.Store)
 }
 
 // portToListen accepts the forms the original server's --port took:

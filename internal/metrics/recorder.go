@@ -74,6 +74,23 @@ func (r *Recorder) Record(ctx context.Context, b Batch) (time.Time, error) {
 	return first, nil
 }
 
+// Prime continues receive times after the newest stored record, so
+// times stay unique across restarts even if the clock went back.
+func (r *Recorder) Prime(ctx context.Context) error {
+	rec, ok, err := r.history.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("read the latest stored sample: %w", err)
+	}
+	if ok {
+		r.mu.Lock()
+		if rec.ReceivedAt.After(r.last) {
+			r.last = rec.ReceivedAt
+		}
+		r.mu.Unlock()
+	}
+	return nil
+}
+
 // publish makes rec the latest record unless a newer one is already there.
 func (r *Recorder) publish(rec Record) {
 	for {

@@ -1,0 +1,436 @@
+// Package sqlite is the embedded default store: metric history and
+// strategy definitions in one SQLite file (pure Go driver, so the binary
+// stays static), in WAL mode with full sync, so everything acknowledged
+// survives a crash. Metric writes are group-committed: concurrent requests
+// share one transaction, each answered after it commits.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/strategy"
+)
+
+// Options configure a Store.
+type Options struct {
+	Node        string        // written on every metric row
+	MaxAge      time.Duration // metric retention by age
+	MaxCount    int           // metric retention by rows
+	RetainEvery time.Duration // period of the retention job
+	Logger      *slog.Logger
+	Now         func() time.Time
+	// targetVersion stops migrations early; tests use it to build a
+	// database of an older schema.
+	targetVersion int
+}
+
+// Store implements metrics.History and strategy.Store. Safe for concurrent
+// use. Run must be running for metric appends to complete.
+type Store struct {
+	opts   Options
+	log    *slog.Logger
+	path   string
+	write  *sql.DB // one connection: SQLite has one writer
+	read   *sql.DB
+	appCh  chan appendReq
+	closed chan struct{}
+}
+
+var (
+	_ metrics.History = (*Store)(nil)
+	_ strategy.Store  = (*Store)(nil)
+)
+
+type appendReq struct {
+	recs []metrics.Record
+	done chan error
+}
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetainEvery <= 0 {
+		opts.RetainEvery = time.Minute
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create the data directory: %w", err)
+	}
+	dsn := func(mode string) string {
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("mode", mode)
+		return "file:" + path + "?" + q.Encode()
+	}
+	write, err := sql.Open("sqlite", dsn("rwc"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	if err := migrate(ctx, write, opts.targetVersion); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn("ro"))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(4)
+	return &Store{opts: opts, log: opts.Logger, path: path, write: write, read: read,
+		appCh: make(chan appendReq, 1024), closed: make(chan struct{})}, nil
+}
+
+// Close closes the database. Run must have returned.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Run commits metric appends in groups and enforces retention until ctx is
+// cancelled; appends waiting then get an error.
+func (s *Store) Run(ctx context.Context) error {
+	defer close(s.closed)
+	tick := time.NewTicker(s.opts.RetainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.drain(errors.New("the store is shutting down"))
+			return nil
+		case <-tick.C:
+			if err := s.retain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("metric retention failed", "err", err)
+			}
+		case req := <-s.appCh:
+			batch := []appendReq{req}
+			for len(batch) < 256 {
+				select {
+				case r := <-s.appCh:
+					batch = append(batch, r)
+					continue
+				default:
+				}
+				break
+			}
+			err := s.commit(ctx, batch)
+			for _, r := range batch {
+				r.done <- err
+			}
+		}
+	}
+}
+
+func (s *Store) drain(err error) {
+	for {
+		select {
+		case r := <-s.appCh:
+			r.done <- err
+		default:
+			return
+		}
+	}
+}
+
+// unavailable classifies a database failure for the HTTP layer: 503.
+func unavailable(err error, what string) error {
+	return apperr.Wrap(apperr.Unavailable, err, "the store cannot "+what+"; retry later")
+}
+
+func (s *Store) commit(ctx context.Context, batch []appendReq) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err, "be written")
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		_ = tx.Rollback()
+		return unavailable(err, "be written")
+	}
+	for _, r := range batch {
+		for _, rec := range r.recs {
+			args := []any{rec.ReceivedAt.UnixNano(), s.opts.Node}
+			for _, f := range metrics.Fields() {
+				args = append(args, int64(f.Get(&rec.Sample))) // bit for bit; read back as uint64
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				_ = tx.Rollback()
+				return unavailable(err, "be written")
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err, "be written")
+	}
+	return nil
+}
+
+// Append implements metrics.History: it returns after the records'
+// transaction has committed.
+func (s *Store) Append(ctx context.Context, recs []metrics.Record) error {
+	req := appendReq{recs: recs, done: make(chan error, 1)}
+	select {
+	case s.appCh <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return unavailable(errors.New("closed"), "be written")
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The commit goes on; the caller stops waiting for it.
+		return ctx.Err()
+	}
+}
+
+const selectMetrics = `SELECT received_at, usersched_pid, usersched_last_run_at, nr_queued, nr_scheduled, nr_running,
+	nr_online_cpus, nr_user_dispatches, nr_kernel_dispatches, nr_cancel_dispatches, nr_bounce_dispatches,
+	nr_failed_dispatches, nr_sched_congested FROM metrics`
+
+func scanRecord(rows interface{ Scan(...any) error }) (metrics.Record, error) {
+	var at int64
+	var v [12]int64
+	if err := rows.Scan(&at, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]); err != nil {
+		return metrics.Record{}, err
+	}
+	rec := metrics.Record{ReceivedAt: time.Unix(0, at).UTC()}
+	vals := [12]uint64{}
+	for i := range v {
+		vals[i] = uint64(v[i])
+	}
+	rec.Sample = metrics.Sample{
+		UserschedPID: vals[0], UserschedLastRunAt: vals[1], NrQueued: vals[2], NrScheduled: vals[3], NrRunning: vals[4],
+		NrOnlineCPUs: vals[5], NrUserDispatches: vals[6], NrKernelDispatches: vals[7], NrCancelDispatches: vals[8],
+		NrBounceDispatches: vals[9], NrFailedDispatches: vals[10], NrSchedCongested: vals[11],
+	}
+	return rec, nil
+}
+
+// Range implements metrics.History.
+func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, bool, error) {
+	since := s.opts.Now().Add(-s.opts.MaxAge)
+	if q.Since.After(since) {
+		since = q.Since
+	}
+	until := int64(1<<63 - 1)
+	if !q.Until.IsZero() {
+		until = q.Until.UnixNano()
+	}
+	limit := int64(-1)
+	if q.Limit > 0 {
+		limit = int64(q.Limit) + 1 // one more, to know whether there is more
+	}
+	rows, err := s.read.QueryContext(ctx, selectMetrics+` WHERE received_at >= ? AND received_at < ? ORDER BY received_at LIMIT ?`,
+		since.UnixNano(), until, limit)
+	if err != nil {
+		return nil, false, unavailable(err, "be read")
+	}
+	defer rows.Close()
+	out := []metrics.Record{}
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, false, unavailable(err, "be read")
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, unavailable(err, "be read")
+	}
+	more := false
+	if q.Limit > 0 && len(out) > q.Limit {
+		out, more = out[:q.Limit], true
+	}
+	return out, more, nil
+}
+
+// Latest implements metrics.History.
+func (s *Store) Latest(ctx context.Context) (metrics.Record, bool, error) {
+	rec, err := scanRecord(s.read.QueryRowContext(ctx, selectMetrics+` ORDER BY received_at DESC LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return metrics.Record{}, false, nil
+	}
+	if err != nil {
+		return metrics.Record{}, false, unavailable(err, "be read")
+	}
+	return rec, true, nil
+}
+
+// retain deletes samples older than the age bound or beyond the count.
+func (s *Store) retain(ctx context.Context) error {
+	cutoff := s.opts.Now().Add(-s.opts.MaxAge).UnixNano()
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM metrics WHERE received_at < ?`, cutoff); err != nil {
+		return err
+	}
+	_, err := s.write.ExecContext(ctx, `DELETE FROM metrics WHERE received_at < (
+		SELECT received_at FROM metrics ORDER BY received_at DESC LIMIT 1 OFFSET ?)`, s.opts.MaxCount-1)
+	return err
+}
+
+// List implements strategy.Store.
+func (s *Store) List(ctx context.Context) ([]strategy.Strategy, uint64, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, unavailable(err, "be read")
+	}
+	defer func() { _ = tx.Rollback() }()
+	var version uint64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'strategies_version'`).Scan(&version); err != nil {
+		return nil, 0, unavailable(err, "be read")
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT body FROM strategies ORDER BY position`)
+	if err != nil {
+		return nil, 0, unavailable(err, "be read")
+	}
+	defer rows.Close()
+	var out []strategy.Strategy
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, 0, unavailable(err, "be read")
+		}
+		var st strategy.Strategy
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			return nil, 0, fmt.Errorf("stored strategy is damaged: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, unavailable(err, "be read")
+	}
+	return out, version, nil
+}
+
+// writeTx runs fn in a write transaction that also moves the strategies
+// version.
+func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err, "be written")
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		if apperr.CodeOf(err) != apperr.Internal {
+			return err
+		}
+		return unavailable(err, "be written")
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version'`); err != nil {
+		_ = tx.Rollback()
+		return unavailable(err, "be written")
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err, "be written")
+	}
+	return nil
+}
+
+func insertStrategy(ctx context.Context, tx *sql.Tx, pos int, st strategy.Strategy) error {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO strategies (position, name, body) VALUES (?, ?, ?)`, pos, st.Name, string(body))
+	return err
+}
+
+// Replace implements strategy.Store.
+func (s *Store) Replace(ctx context.Context, list []strategy.Strategy) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM strategies`); err != nil {
+			return err
+		}
+		for i, st := range list {
+			if err := insertStrategy(ctx, tx, i, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Put implements strategy.Store.
+func (s *Store) Put(ctx context.Context, st strategy.Strategy, max int) (bool, error) {
+	created := false
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		body, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE strategies SET body = ? WHERE name = ?`, string(body), st.Name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var count, next int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(position), -1) + 1 FROM strategies`).Scan(&count, &next); err != nil {
+			return err
+		}
+		if count >= max {
+			return apperr.Errorf(apperr.Invalid, "strategies: %d stored, at most %d allowed", count, max)
+		}
+		created = true
+		return insertStrategy(ctx, tx, next, st)
+	})
+	return created, err
+}
+
+// Delete implements strategy.Store.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM strategies WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.Errorf(apperr.NotFound, "no strategy named %q", name)
+		}
+		return nil
+	})
+}
+
+// Health pings the database.
+func (s *Store) Health(ctx context.Context) health.Report {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM strategies`).Scan(&n); err != nil {
+		return health.Report{State: health.Down, Detail: "sqlite " + s.path + ": " + err.Error()}
+	}
+	return health.Report{State: health.OK, Detail: fmt.Sprintf("sqlite %s: %d strategies", s.path, n)}
+}
+
+// IntegrityCheck runs SQLite's integrity check.
+func (s *Store) IntegrityCheck(ctx context.Context) error {
+	var res string
+	if err := s.read.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
+		return err
+	}
+	if res != "ok" {
+		return fmt.Errorf("integrity check: %s", res)
+	}
+	return nil
+}
