@@ -35,11 +35,20 @@ type Snapshot struct {
 	Result
 }
 
+// ChangeSource tells of strategy changes made elsewhere, such as another
+// bss-api writing to a shared store. Optional.
+type ChangeSource interface {
+	SubscribeStrategies() (<-chan struct{}, func())
+}
+
 // Options configure a Resolver.
 type Options struct {
 	Store   Store
 	Views   ViewSource
 	Watcher PIDWatcher // optional
+	// Changes, when the store is shared, wakes the resolver on changes
+	// written by other instances. Optional.
+	Changes ChangeSource
 	// Max is the largest number of strategies stored.
 	Max int
 	// Debounce batches bursts of view changes into one resolution.
@@ -83,6 +92,12 @@ func (r *Resolver) Snapshot() *Snapshot { return r.snap.Load() }
 func (r *Resolver) Run(ctx context.Context) error {
 	ch, stop := r.opts.Views.Subscribe()
 	defer stop()
+	var external <-chan struct{}
+	if r.opts.Changes != nil {
+		c, stopChanges := r.opts.Changes.SubscribeStrategies()
+		defer stopChanges()
+		external = c
+	}
 	if err := r.Refresh(ctx); err != nil {
 		r.log.Error("resolve strategies", "err", err)
 	}
@@ -94,6 +109,11 @@ func (r *Resolver) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
+		case <-external:
+			if !pending {
+				pending = true
+				timer.Reset(r.opts.Debounce)
+			}
 		case <-ch:
 			if !pending {
 				pending = true
