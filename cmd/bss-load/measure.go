@@ -56,6 +56,19 @@ func measureAll(ctx context.Context, log *slog.Logger, opts options) (*report, e
 	}
 	rep.servers = append(rep.servers, sr)
 
+	if len(opts.baselineArgs) > 0 {
+		// The same binary and fixture, other flags: e.g. the SQLite store
+		// against the memory store, in one run.
+		base := append(append([]string{}, extra...), opts.baselineArgs...)
+		sr, err = measureChild(ctx, log, opts, "baseline", bin, func(addr string) []string {
+			return append(append([]string{}, base...), "--listen="+addr)
+		}, dir)
+		if err != nil {
+			return rep, err
+		}
+		rep.servers = append(rep.servers, sr)
+		return rep, nil
+	}
 	if !opts.reference {
 		return rep, nil
 	}
@@ -111,7 +124,7 @@ func measureChild(ctx context.Context, log *slog.Logger, opts options, name, bin
 	if err := c.waitReady(ctx); err != nil {
 		return sr, err
 	}
-	if name == "bss-api" && opts.strategies > 0 {
+	if name != "reference" && opts.strategies > 0 {
 		if err := postStrategies(ctx, log, addr, opts.strategies); err != nil {
 			return sr, err
 		}

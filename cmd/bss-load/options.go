@@ -32,7 +32,10 @@ type options struct {
 	url        string // empty: start bss-api as a child
 	addr       string // HOST:PORT from url
 	reference  bool
-	jsonOut    bool
+	// baselineArgs, when set, measure bss-api a second time with these
+	// arguments instead of the reference server (e.g. --store=memory).
+	baselineArgs []string
+	jsonOut      bool
 	// fixture sizes a synthetic /proc tree for bss-api's process index;
 	// zero Processes means the machine's real /proc.
 	fixture procfixture.Spec
@@ -67,6 +70,8 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&serverArgs, "server-args", "", "extra bss-api `arguments`, split on spaces")
 	fs.StringVar(&o.url, "url", "", "measure the already-running server at http://127.0.0.1:PORT (no reference, no RSS)")
 	fs.BoolVar(&o.reference, "reference", true, "also measure the minimal reference server")
+	var baseline string
+	fs.StringVar(&baseline, "baseline-args", "", "instead of the reference server, measure bss-api again with these `arguments` as the baseline (e.g. --store=memory)")
 	fs.BoolVar(&o.target.gzip, "gzip", false, "send Accept-Encoding: gzip, as Go's HTTP client does by default")
 	fs.BoolVar(&o.jsonOut, "json", false, "also print the result as one JSON object")
 	fs.IntVar(&o.fixture.Processes, "fixture-procs", 0, "run bss-api over a synthetic /proc with this many `processes` (0: the real /proc)")
@@ -103,6 +108,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	t.gzip = o.target.gzip
 	o.target = t
 	o.serverArgs = strings.Fields(serverArgs)
+	o.baselineArgs = strings.Fields(baseline)
 	if o.url != "" {
 		if o.addr, err = parseURL(o.url); err != nil {
 			return o, fmt.Errorf("-url: %w", err)

@@ -63,7 +63,7 @@ func (r *report) write(w io.Writer, withJSON bool) error {
 		}
 	}
 	if ratio, ok := r.ratio(); ok {
-		fmt.Fprintf(&b, "ratio bss-api/reference: %.2f (goal >= %.2f)\n", ratio, goalRatio)
+		fmt.Fprintf(&b, "ratio bss-api/%s: %.2f (goal >= %.2f)\n", r.servers[1].name, ratio, goalRatio)
 	}
 	if withJSON {
 		js, err := json.Marshal(r.jsonView())
