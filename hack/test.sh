@@ -54,8 +54,11 @@ go_tool() {
   printf '%s/%s' "$dir" "$name"
 }
 
-apt_install prometheus
+apt_install prometheus postgresql
 export BSS_PROMETHEUS_BIN=/usr/bin/prometheus
+
+# PostgreSQL: tests start private clusters with hack/postgres/start.sh as
+# the postgres user, on loopback, and stop them by PID.
 
 # A real etcd + kube-apiserver, built from source once and cached by
 # version (13-26 minutes cold on 2 cores; instant when cached).

@@ -10,6 +10,7 @@ import (
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/memory"
+	"github.com/bss-api/bss-api/internal/store/postgres"
 	"github.com/bss-api/bss-api/internal/store/sqlite"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
@@ -18,6 +19,7 @@ import (
 type stores struct {
 	history    metrics.History
 	strategies strategy.Store
+	changes    strategy.ChangeSource // nil unless the store is shared
 	health     func(context.Context) health.Report
 	run        func(context.Context) error
 	close      func()
@@ -35,6 +37,24 @@ func openStore(ctx context.Context, cfg config.Config, now func() time.Time, log
 			},
 			run:   func(ctx context.Context) error { <-ctx.Done(); return nil },
 			close: func() {},
+		}, nil
+	}
+	if kind == "postgres" {
+		p, err := postgres.Open(ctx, path, postgres.Options{
+			Node: cfg.NodeName, MaxAge: cfg.HistoryRetention, MaxCount: cfg.HistoryMaxSamples,
+			Logger: log.With("component", "store"), Now: now,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		log.Info("store", "store", "postgres")
+		return &stores{
+			history: p, strategies: p, changes: p, health: p.Health, run: p.Run,
+			close: func() {
+				if err := p.Close(); err != nil {
+					log.Error("close the store", "err", err)
+				}
+			},
 		}, nil
 	}
 	s, err := sqlite.Open(ctx, path, sqlite.Options{

@@ -81,3 +81,38 @@ func stripVolatile(s string) string {
 	}
 	return s
 }
+
+// TestTwoServersSharePostgres runs two servers (two nodes) on one real
+// PostgreSQL: a strategy written through one is served by the other within
+// 2 s, and each keeps its own metric history.
+func TestTwoServersSharePostgres(t *testing.T) {
+	dsn := testenv.StartPostgres(t)
+	fixture := "--proc-root=" + filepath.Join(testenv.RepoRoot(t), "internal", "procs", "testdata", "proc")
+	common := []string{"--store=" + dsn, fixture, "--cgroup-root=" + t.TempDir(), "--kube-mode=off"}
+	a := startServer(t, nil, append(common, "--node-name=node-a")...)
+	b := startServer(t, nil, append(common, "--node-name=node-b")...)
+
+	if code, body := postJSON(t, a.URL+"/api/v1/metrics", `{"nr_queued": 111}`); code != http.StatusOK {
+		t.Fatalf("POST metrics to a = %d %s", code, body)
+	}
+	written := time.Now()
+	req := a.API.NewRequest(t, http.MethodPut, "/api/v1/scheduling/strategies/definitions/loki", "application/json",
+		[]byte(`{"priority":true,"execution_time":7000000,"command_regex":"^loki$"}`))
+	if res := a.API.Do(t, req); res.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT through a = %d %s", res.StatusCode, res.Body)
+	}
+	var v verboseView
+	waitFor(t, 10*time.Second, "node b to serve the strategy written through node a", func() bool {
+		_, v = winners(t, b)
+		return len(v.Scheduling) == 1 && v.Scheduling[0].PID == 718001 && v.Scheduling[0].ExecutionTime == 7000000
+	})
+	checkLag(t, v, written, 2*time.Second, "a strategy written through another node")
+
+	hist := string(b.API.Get(t, "/api/v1/metrics/history").Body)
+	if !strings.Contains(hist, `"count":0`) {
+		t.Errorf("node b sees node a's samples: %s", hist)
+	}
+	if hist := string(a.API.Get(t, "/api/v1/metrics/history").Body); !strings.Contains(hist, `"nr_queued":111`) {
+		t.Errorf("node a's history: %s", hist)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ type Config struct {
 
 	MaxStrategies int // strategies stored at most
 
-	Store   string // memory, sqlite or sqlite:PATH
+	Store   string // memory, sqlite, sqlite:PATH or a postgres:// URL
 	DataDir string // where the default SQLite file lives
 
 	ShowVersion bool
@@ -157,7 +158,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.DurationVar(&cfg.KubeResync, "kube-resync", cfg.KubeResync, "period in which the pod cache is replayed to make up for missed changes")
 	fs.DurationVar(&cfg.KubeDeletedTTL, "kube-deleted-ttl", cfg.KubeDeletedTTL, "how long deleted pods stay resolvable")
 	fs.IntVar(&cfg.MaxStrategies, "max-strategies", cfg.MaxStrategies, "strategies stored at most")
-	fs.StringVar(&cfg.Store, "store", cfg.Store, "where strategies and metric history live: sqlite (in --data-dir), sqlite:PATH, or memory (lost on exit)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "where strategies and metric history live: sqlite (in --data-dir), sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (shared by nodes), or memory (lost on exit)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the default SQLite store")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
@@ -279,8 +280,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// StoreKind returns the store backend ("memory" or "sqlite") and, for
-// SQLite, the database file.
+// StoreKind returns the store backend ("memory", "sqlite" or "postgres")
+// and, for SQLite, the database file, for PostgreSQL the connection URL.
 func (c Config) StoreKind() (kind, path string, err error) {
 	switch {
 	case c.Store == "memory":
@@ -292,8 +293,19 @@ func (c Config) StoreKind() (kind, path string, err error) {
 		return "sqlite", filepath.Join(c.DataDir, "bss-api.db"), nil
 	case strings.HasPrefix(c.Store, "sqlite:") && len(c.Store) > len("sqlite:"):
 		return "sqlite", strings.TrimPrefix(c.Store, "sqlite:"), nil
+	case strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://"):
+		return "postgres", c.Store, nil
 	}
-	return "", "", fmt.Errorf("invalid --store %q: must be sqlite, sqlite:PATH or memory", c.Store)
+	return "", "", fmt.Errorf("invalid --store %q: must be sqlite, sqlite:PATH, postgres://… or memory", redactURL(c.Store))
+}
+
+// redactURL hides a password in a connection URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 // portToListen accepts the forms the original server's --port took:
