@@ -63,6 +63,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	// Everything that can be wrong with the configuration is found before
+	// anything is opened or started.
+	meta, err := newMetaSource(cfg, getenv, log)
+	if err != nil {
+		return usageError{err}
+	}
 	now := time.Now
 	st, err := openStore(ctx, cfg, now, log)
 	if err != nil {
@@ -90,10 +96,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Now:               now,
 	})
 
-	meta, err := newMetaSource(cfg, getenv, log)
-	if err != nil {
-		return usageError{err}
-	}
 	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
 
 	resolver := strategy.NewResolver(strategy.Options{

@@ -122,7 +122,7 @@ func TestRunPortClashFailsAtOnce(t *testing.T) {
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = Run(ctx, []string{"--listen=" + ln.Addr().String()}, func(string) string { return "" }, io.Discard, io.Discard)
+	err = Run(ctx, []string{"--listen=" + ln.Addr().String(), "--store=memory"}, func(string) string { return "" }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "listen on") {
 		t.Fatalf("Run() = %v, want a listen error", err)
 	}
