@@ -116,3 +116,43 @@ func TestTwoServersSharePostgres(t *testing.T) {
 		t.Errorf("node a's history: %s", hist)
 	}
 }
+
+// TestStoreOutage stops the database under a running server: writes get
+// 503 with a clear error, reads keep the last resolution, health and
+// readiness say the store is down, and everything recovers by itself when
+// the database returns.
+func TestStoreOutage(t *testing.T) {
+	pg := testenv.StartPostgresCluster(t)
+	fixture := "--proc-root=" + filepath.Join(testenv.RepoRoot(t), "internal", "procs", "testdata", "proc")
+	srv := startServer(t, nil, "--store="+pg.DSN, fixture, "--cgroup-root="+t.TempDir(), "--kube-mode=off")
+	postStrategies(t, srv, `{"strategies":[{"priority":true,"execution_time":7000000,"command_regex":"^loki$"}]}`)
+	before := stripVolatile(string(srv.API.Get(t, "/api/v1/scheduling/strategies").Body))
+
+	pg.Stop()
+	waitFor(t, 30*time.Second, "the store to be reported down", func() bool {
+		return srv.API.Get(t, "/readyz").StatusCode == http.StatusServiceUnavailable
+	})
+	if h := healthOf(t, srv, "store"); !strings.HasPrefix(h, "down:") {
+		t.Errorf("store health = %s, want down", h)
+	}
+	res := srv.API.Post(t, "/api/v1/metrics", "application/json", []byte(seedMetrics))
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(res.Body), "the store cannot be written") {
+		t.Errorf("POST metrics while the store is down = %d %s, want 503 naming the store", res.StatusCode, res.Body)
+	}
+	put := srv.API.NewRequest(t, http.MethodPut, "/api/v1/scheduling/strategies/definitions/x", "application/json",
+		[]byte(`{"execution_time":1000,"pid":1}`))
+	if res := srv.API.Do(t, put); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("PUT strategy while the store is down = %d %s, want 503", res.StatusCode, res.Body)
+	}
+	if got := stripVolatile(string(srv.API.Get(t, "/api/v1/scheduling/strategies").Body)); got != before {
+		t.Errorf("GET strategies during the outage =\n%s\nwant the last resolution\n%s", got, before)
+	}
+
+	pg.Start()
+	waitFor(t, 60*time.Second, "the store to recover", func() bool {
+		return srv.API.Get(t, "/readyz").StatusCode == http.StatusOK
+	})
+	waitFor(t, 30*time.Second, "writes to work again", func() bool {
+		return srv.API.Post(t, "/api/v1/metrics", "application/json", []byte(seedMetrics)).StatusCode == http.StatusOK
+	})
+}

@@ -17,6 +17,42 @@ import (
 // Each call starts its own cluster, about 3 s.
 func StartPostgres(t testing.TB) string {
 	t.Helper()
+	return StartPostgresCluster(t).DSN
+}
+
+// Postgres is a private cluster that a test can stop and start again.
+type Postgres struct {
+	DSN string
+	t   testing.TB
+	dir string
+	env map[string]string
+}
+
+// Stop stops the server (fast shutdown), keeping its data.
+func (p *Postgres) Stop() {
+	p.t.Helper()
+	cmd := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(p.env["BSS_POSTGRES_BIN"], "pg_ctl"),
+		"-D", p.env["BSS_POSTGRES_DATA"], "-s", "-w", "-m", "fast", "stop")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("stop postgres: %v\n%s", err, out)
+	}
+}
+
+// Start starts the stopped server again on the same port and data.
+func (p *Postgres) Start() {
+	p.t.Helper()
+	cmd := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(p.env["BSS_POSTGRES_BIN"], "pg_ctl"),
+		"-D", p.env["BSS_POSTGRES_DATA"], "-l", filepath.Join(p.dir, "postgres.log"), "-s", "-w",
+		"-o", "-c listen_addresses=127.0.0.1 -c port="+p.env["BSS_POSTGRES_PORT"]+" -c unix_socket_directories="+filepath.Join(p.dir, "sock"),
+		"start")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("start postgres: %v\n%s", err, out)
+	}
+}
+
+// StartPostgresCluster is StartPostgres, returning the cluster.
+func StartPostgresCluster(t testing.TB) *Postgres {
+	t.Helper()
 	initdb, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	pgctl, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	Require(t, len(initdb) > 0 && len(pgctl) > 0,
@@ -49,13 +85,16 @@ func StartPostgres(t testing.TB) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	p := &Postgres{t: t, dir: dir, env: map[string]string{}}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		if ok && k == "BSS_POSTGRES_DSN" {
-			return strings.Trim(v, `'"`)
+		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
+			p.env[k] = strings.Trim(v, `'"`)
 		}
 	}
-	t.Fatalf("start postgres: no BSS_POSTGRES_DSN in %s/env", dir)
-	return ""
+	p.DSN = p.env["BSS_POSTGRES_DSN"]
+	if p.DSN == "" {
+		t.Fatalf("start postgres: no BSS_POSTGRES_DSN in %s/env", dir)
+	}
+	return p
 }
