@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -50,6 +49,7 @@ type Store struct {
 	read   *sql.DB
 	appCh  chan appendReq
 	closed chan struct{}
+	insert *sql.Stmt // on the write connection
 }
 
 var (
@@ -99,13 +99,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	return &Store{opts: opts, log: opts.Logger, path: path, write: write, read: read,
+	insert, err := write.PrepareContext(ctx, `INSERT INTO metrics (received_at, node, sample) VALUES (?, ?, ?)`)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{opts: opts, log: opts.Logger, path: path, write: write, read: read, insert: insert,
 		appCh: make(chan appendReq, 1024), closed: make(chan struct{})}, nil
 }
 
 // Close closes the database. Run must have returned.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.insert.Close(), s.read.Close(), s.write.Close())
 }
 
 // Run commits metric appends in groups and enforces retention until ctx is
@@ -173,42 +179,24 @@ func (s *Store) commit(ctx context.Context, batch []appendReq) error {
 	if err != nil {
 		return unavailable(err, "be written")
 	}
-	// Multi-row INSERTs: one statement per insertChunk records.
-	args := make([]any, 0, 3*insertChunk)
-	flush := func() error {
-		if len(args) == 0 {
-			return nil
-		}
-		q := "INSERT INTO metrics (received_at, node, sample) VALUES (?, ?, ?)" +
-			strings.Repeat(", (?, ?, ?)", len(args)/3-1)
-		_, err := tx.ExecContext(ctx, q, args...)
-		args = args[:0]
-		return err
-	}
+	// One statement prepared at Open and reused. A commit costs about
+	// 1.3 ms with 32 requests in it, most of it the fsync that
+	// synchronous=FULL makes; that fsync is what makes a 200 durable.
+	stmt := tx.StmtContext(ctx, s.insert)
 	for _, r := range batch {
 		for i := range r.recs {
 			rec := &r.recs[i]
-			args = append(args, rec.ReceivedAt.UnixNano(), s.opts.Node, pack(&rec.Sample))
-			if len(args) == 3*insertChunk {
-				if err := flush(); err != nil {
-					_ = tx.Rollback()
-					return unavailable(err, "be written")
-				}
+			if _, err := stmt.ExecContext(ctx, rec.ReceivedAt.UnixNano(), s.opts.Node, pack(&rec.Sample)); err != nil {
+				_ = tx.Rollback()
+				return unavailable(err, "be written")
 			}
 		}
-	}
-	if err := flush(); err != nil {
-		_ = tx.Rollback()
-		return unavailable(err, "be written")
 	}
 	if err := tx.Commit(); err != nil {
 		return unavailable(err, "be written")
 	}
 	return nil
 }
-
-// insertChunk is how many records one INSERT statement carries.
-const insertChunk = 200
 
 // Append implements metrics.History: it returns after the records'
 // transaction has committed.
