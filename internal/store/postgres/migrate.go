@@ -4,12 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
+	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bss-api/bss-api/internal/store/migration"
 )
 
 //go:embed migrations/*.sql
@@ -19,39 +18,12 @@ var migrationFiles embed.FS
 // migrations of bss-api instances starting together on one database.
 const migrationLock = 0x6273735f6d6967 // "bss_mig"
 
-// migration is one schema step; its version is the number its file name
-// starts with. The table schema_migrations records the applied versions.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	entries, err := migrationFiles.ReadDir("migrations")
+func migrations() ([]migration.Migration, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its version number", e.Name())
-		}
-		b, err := migrationFiles.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migrations are not numbered 1, 2, 3…: %s", m.name)
-		}
-	}
-	return ms, nil
+	return migration.Load(sub)
 }
 
 // LatestVersion is the schema version this binary creates.
@@ -84,7 +56,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, target int) error {
 
 // migrateStep applies the next migration, if any is due, in one
 // transaction; done reports that none was.
-func migrateStep(ctx context.Context, pool *pgxpool.Pool, ms []migration, target int) (done bool, err error) {
+func migrateStep(ctx context.Context, pool *pgxpool.Pool, ms []migration.Migration, target int) (done bool, err error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return false, err
@@ -103,7 +75,7 @@ func migrateStep(ctx context.Context, pool *pgxpool.Pool, ms []migration, target
 		return false, fmt.Errorf("read schema version: %w", err)
 	}
 	if current > len(ms) {
-		return false, fmt.Errorf("the database has schema version %d, newer than this bss-api knows (%d); refusing to open it (run a newer bss-api, or point it at another database)", current, len(ms))
+		return false, migration.Newer(current, len(ms))
 	}
 	if current >= target {
 		return true, tx.Commit(ctx)
@@ -111,14 +83,14 @@ func migrateStep(ctx context.Context, pool *pgxpool.Pool, ms []migration, target
 	m := ms[current]
 	// No arguments: pgx sends it with the simple protocol, so a file may
 	// hold several statements.
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	return false, nil
 }
