@@ -25,6 +25,7 @@ import (
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/notify"
+	"github.com/bss-api/bss-api/internal/store/groupcommit"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
@@ -57,8 +58,7 @@ type Store struct {
 	log     *slog.Logger
 	pool    *pgxpool.Pool
 	where   string // host:port/database, for messages (no password)
-	appCh   chan appendReq
-	closed  chan struct{}
+	group   *groupcommit.Committer
 	changes notify.Notifier
 
 	mu   sync.Mutex
@@ -70,11 +70,6 @@ var (
 	_ strategy.Store        = (*Store)(nil)
 	_ strategy.ChangeSource = (*Store)(nil)
 )
-
-type appendReq struct {
-	recs []metrics.Record
-	done chan error
-}
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string) and migrates it.
@@ -102,8 +97,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres %s: %w", where, err)
 	}
-	s := &Store{opts: opts, log: opts.Logger, pool: pool, where: where,
-		appCh: make(chan appendReq, 1024), closed: make(chan struct{})}
+	s := &Store{opts: opts, log: opts.Logger, pool: pool, where: where}
+	s.group = groupcommit.New(s.commit)
 	if opts.targetVersion == 0 || opts.targetVersion >= 2 {
 		v, err := s.version(ctx)
 		if err != nil {
@@ -125,9 +120,9 @@ func (s *Store) Close() error {
 // for strategy changes made through other nodes until ctx is cancelled;
 // appends waiting then get an error.
 func (s *Store) Run(ctx context.Context) error {
-	defer close(s.closed)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { s.group.Run(ctx) })
 	wg.Go(func() { s.listen(ctx) })
 	wg.Go(func() { s.backstop(ctx) })
 	tick := time.NewTicker(s.opts.RetainEvery)
@@ -135,38 +130,11 @@ func (s *Store) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			s.drain(errors.New("the store is shutting down"))
 			return nil
 		case <-tick.C:
 			if err := s.retain(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("metric retention failed", "err", err)
 			}
-		case req := <-s.appCh:
-			batch := []appendReq{req}
-			for len(batch) < 256 {
-				select {
-				case r := <-s.appCh:
-					batch = append(batch, r)
-					continue
-				default:
-				}
-				break
-			}
-			err := s.commit(ctx, batch)
-			for _, r := range batch {
-				r.done <- err
-			}
-		}
-	}
-}
-
-func (s *Store) drain(err error) {
-	for {
-		select {
-		case r := <-s.appCh:
-			r.done <- err
-		default:
-			return
 		}
 	}
 }
@@ -180,16 +148,15 @@ var metricColumns = []string{"node", "received_at", "usersched_pid", "usersched_
 	"nr_running", "nr_online_cpus", "nr_user_dispatches", "nr_kernel_dispatches", "nr_cancel_dispatches",
 	"nr_bounce_dispatches", "nr_failed_dispatches", "nr_sched_congested"}
 
-func (s *Store) commit(ctx context.Context, batch []appendReq) error {
-	var rows [][]any
-	for _, r := range batch {
-		for _, rec := range r.recs {
-			row := []any{s.opts.Node, rec.ReceivedAt.UnixNano()}
-			for _, f := range metrics.Fields() {
-				row = append(row, int64(f.Get(&rec.Sample))) // bit for bit; read back as uint64
-			}
-			rows = append(rows, row)
+func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
+	rows := make([][]any, 0, len(recs))
+	for i := range recs {
+		rec := &recs[i]
+		row := []any{s.opts.Node, rec.ReceivedAt.UnixNano()}
+		for _, f := range metrics.Fields() {
+			row = append(row, int64(f.Get(&rec.Sample))) // bit for bit; read back as uint64
 		}
+		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
 		return nil
@@ -211,21 +178,11 @@ func (s *Store) commit(ctx context.Context, batch []appendReq) error {
 // Append implements metrics.History: it returns after the records'
 // transaction has committed.
 func (s *Store) Append(ctx context.Context, recs []metrics.Record) error {
-	req := appendReq{recs: recs, done: make(chan error, 1)}
-	select {
-	case s.appCh <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closed:
-		return unavailable(errors.New("closed"), "be written")
+	err := s.group.Append(ctx, recs)
+	if errors.Is(err, groupcommit.ErrClosed) {
+		return unavailable(err, "be written")
 	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The commit goes on; the caller stops waiting for it.
-		return ctx.Err()
-	}
+	return err
 }
 
 const selectMetrics = `SELECT received_at, usersched_pid, usersched_last_run_at, nr_queued, nr_scheduled, nr_running,

@@ -23,6 +23,7 @@ import (
 	"github.com/bss-api/bss-api/internal/apperr"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/store/groupcommit"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
@@ -47,8 +48,7 @@ type Store struct {
 	path   string
 	write  *sql.DB // one connection: SQLite has one writer
 	read   *sql.DB
-	appCh  chan appendReq
-	closed chan struct{}
+	group  *groupcommit.Committer
 	insert *sql.Stmt // on the write connection
 }
 
@@ -56,11 +56,6 @@ var (
 	_ metrics.History = (*Store)(nil)
 	_ strategy.Store  = (*Store)(nil)
 )
-
-type appendReq struct {
-	recs []metrics.Record
-	done chan error
-}
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
@@ -105,8 +100,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{opts: opts, log: opts.Logger, path: path, write: write, read: read, insert: insert,
-		appCh: make(chan appendReq, 1024), closed: make(chan struct{})}, nil
+	s := &Store{opts: opts, log: opts.Logger, path: path, write: write, read: read, insert: insert}
+	s.group = groupcommit.New(s.commit)
+	return s, nil
 }
 
 // Close closes the database. Run must have returned.
@@ -114,57 +110,25 @@ func (s *Store) Close() error {
 	return errors.Join(s.insert.Close(), s.read.Close(), s.write.Close())
 }
 
-// Run commits metric appends in groups and enforces retention until ctx is
-// cancelled; appends waiting then get an error.
+// Run commits metric appends in groups and enforces retention until ctx
+// is cancelled; appends waiting then get an error.
 func (s *Store) Run(ctx context.Context) error {
-	defer close(s.closed)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.group.Run(ctx)
+	}()
+	defer func() { <-done }()
 	tick := time.NewTicker(s.opts.RetainEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			s.drain(errors.New("the store is shutting down"))
 			return nil
 		case <-tick.C:
 			if err := s.retain(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("metric retention failed", "err", err)
 			}
-		case req := <-s.appCh:
-			batch := s.collect(req)
-			err := s.commit(ctx, batch)
-			for _, r := range batch {
-				r.done <- err
-			}
-		}
-	}
-}
-
-// collect gathers the requests queued behind first: one commit (one
-// fsync) then serves them all. Waiting for more than are queued made
-// throughput worse in BenchmarkAppendParallel.
-func (s *Store) collect(first appendReq) []appendReq {
-	batch := []appendReq{first}
-	for len(batch) < maxGroup {
-		select {
-		case r := <-s.appCh:
-			batch = append(batch, r)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// maxGroup bounds the requests committed together.
-const maxGroup = 512
-
-func (s *Store) drain(err error) {
-	for {
-		select {
-		case r := <-s.appCh:
-			r.done <- err
-		default:
-			return
 		}
 	}
 }
@@ -174,7 +138,7 @@ func unavailable(err error, what string) error {
 	return apperr.Wrap(apperr.Unavailable, err, "the store cannot "+what+"; retry later")
 }
 
-func (s *Store) commit(ctx context.Context, batch []appendReq) error {
+func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(err, "be written")
@@ -183,13 +147,11 @@ func (s *Store) commit(ctx context.Context, batch []appendReq) error {
 	// 1.3 ms with 32 requests in it, most of it the fsync that
 	// synchronous=FULL makes; that fsync is what makes a 200 durable.
 	stmt := tx.StmtContext(ctx, s.insert)
-	for _, r := range batch {
-		for i := range r.recs {
-			rec := &r.recs[i]
-			if _, err := stmt.ExecContext(ctx, rec.ReceivedAt.UnixNano(), s.opts.Node, pack(&rec.Sample)); err != nil {
-				_ = tx.Rollback()
-				return unavailable(err, "be written")
-			}
+	for i := range recs {
+		rec := &recs[i]
+		if _, err := stmt.ExecContext(ctx, rec.ReceivedAt.UnixNano(), s.opts.Node, pack(&rec.Sample)); err != nil {
+			_ = tx.Rollback()
+			return unavailable(err, "be written")
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -201,21 +163,11 @@ func (s *Store) commit(ctx context.Context, batch []appendReq) error {
 // Append implements metrics.History: it returns after the records'
 // transaction has committed.
 func (s *Store) Append(ctx context.Context, recs []metrics.Record) error {
-	req := appendReq{recs: recs, done: make(chan error, 1)}
-	select {
-	case s.appCh <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closed:
-		return unavailable(errors.New("closed"), "be written")
+	err := s.group.Append(ctx, recs)
+	if errors.Is(err, groupcommit.ErrClosed) {
+		return unavailable(err, "be written")
 	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The commit goes on; the caller stops waiting for it.
-		return ctx.Err()
-	}
+	return err
 }
 
 const selectMetrics = `SELECT received_at, sample FROM metrics`
