@@ -2,6 +2,8 @@ package strategy
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -22,6 +24,16 @@ type Store interface {
 	Put(ctx context.Context, s Strategy, max int) (created bool, err error)
 	// Delete removes the named strategy; a missing name is NotFound.
 	Delete(ctx context.Context, name string) error
+}
+
+// DecodeStored reads a strategy a store saved as JSON. An error means the
+// stored data is damaged, not that a client sent something wrong.
+func DecodeStored(body []byte) (Strategy, error) {
+	var s Strategy
+	if err := json.Unmarshal(body, &s); err != nil {
+		return Strategy{}, fmt.Errorf("stored strategy is damaged: %w", err)
+	}
+	return s, nil
 }
 
 // MemoryStore is a Store in process memory. The zero value is empty and

@@ -18,9 +18,13 @@ type Migration struct {
 	SQL     string
 }
 
-// Load reads the *.sql files at the root of fsys, ordered by version. The
-// versions must be 1, 2, 3… without gaps.
-func Load(fsys fs.FS) ([]Migration, error) {
+// Load reads the *.sql files in dir of fsys (an embedded directory),
+// ordered by version. The versions must be 1, 2, 3… without gaps.
+func Load(fsys fs.FS, dir string) ([]Migration, error) {
+	fsys, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)

@@ -8,10 +8,10 @@ import (
 
 func TestLoad(t *testing.T) {
 	ms, err := Load(fstest.MapFS{
-		"0002_b.sql": {Data: []byte("B")},
-		"0001_a.sql": {Data: []byte("A")},
-		"README":     {Data: []byte("ignored")},
-	})
+		"m/0002_b.sql": {Data: []byte("B")},
+		"m/0001_a.sql": {Data: []byte("A")},
+		"m/README":     {Data: []byte("ignored")},
+	}, "m")
 	if err != nil || len(ms) != 2 || ms[0].SQL != "A" || ms[1].Version != 2 {
 		t.Fatalf("Load = %+v, %v", ms, err)
 	}
@@ -20,7 +20,7 @@ func TestLoad(t *testing.T) {
 		"no num":  {"a.sql": {}},
 		"not num": {"x_a.sql": {}},
 	} {
-		if _, err := Load(fsys); err == nil {
+		if _, err := Load(fsys, "."); err == nil {
 			t.Errorf("%s: Load accepted %v", name, fsys)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -18,13 +17,7 @@ var migrationFiles embed.FS
 // migrations of bss-api instances starting together on one database.
 const migrationLock = 0x6273735f6d6967 // "bss_mig"
 
-func migrations() ([]migration.Migration, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return migration.Load(sub)
-}
+func migrations() ([]migration.Migration, error) { return migration.Load(migrationFiles, "migrations") }
 
 // LatestVersion is the schema version this binary creates.
 func LatestVersion() int {

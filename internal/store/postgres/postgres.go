@@ -301,9 +301,9 @@ func (s *Store) List(ctx context.Context) ([]strategy.Strategy, uint64, error) {
 		if err := rows.Scan(&body); err != nil {
 			return nil, 0, unavailable(err, "be read")
 		}
-		var st strategy.Strategy
-		if err := json.Unmarshal([]byte(body), &st); err != nil {
-			return nil, 0, fmt.Errorf("stored strategy is damaged: %w", err)
+		st, err := strategy.DecodeStored([]byte(body))
+		if err != nil {
+			return nil, 0, err
 		}
 		out = append(out, st)
 	}
