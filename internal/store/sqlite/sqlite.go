@@ -139,6 +139,11 @@ func unavailable(err error, what string) error {
 }
 
 func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
+	// A commit is never interrupted: its requests were accepted. A
+	// cancellable context would also cost the driver a watcher goroutine
+	// per statement; without one, throughput under the load command rose
+	// from 0.51 to 0.54 of the memory store (mean of 4 interleaved runs).
+	ctx = context.WithoutCancel(ctx)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(err, "be written")
