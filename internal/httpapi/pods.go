@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -256,11 +258,19 @@ func hasContainer(p *podview.Pod, id string) bool {
 	return false
 }
 
-// etag names one representation: the snapshot version and the query.
-func etag(version uint64, query string) string {
+// etag names one representation: this server's epoch, the snapshot
+// version and the query.
+func (s *server) etag(version uint64, query string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(query))
-	return fmt.Sprintf(`"%d-%08x"`, version, h.Sum32())
+	return fmt.Sprintf(`"%s-%d-%08x"`, s.epoch, version, h.Sum32())
+}
+
+// newEpoch returns 8 random hex digits.
+func newEpoch() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // notModified answers 304 when the client already has tag.
@@ -288,7 +298,7 @@ func (s *server) handlePodPIDs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Add("Vary", "Accept-Encoding")
-	if notModified(w, r, etag(snap.Version, r.URL.RawQuery)) {
+	if notModified(w, r, s.etag(snap.Version, r.URL.RawQuery)) {
 		w.Header().Set("Vary", "Accept-Encoding")
 	}
 	c, err := s.pods.response(snap, f, s.Now())

@@ -246,6 +246,21 @@ func TestPodPIDsETag(t *testing.T) {
 	}
 }
 
+// Versions restart with the process; a tag from before a restart must not
+// match the same version number after it.
+func TestETagsDoNotSurviveARestart(t *testing.T) {
+	idx := newFakeIndex(fixtureSnapshot(5))
+	before := newTestEnv(t, newValidator(t), func(c *Config) { c.Pods = idx })
+	tag := before.client.Get(t, "/api/v1/pods/pids").Header.Get("ETag")
+	after := newTestEnv(t, newValidator(t), func(c *Config) { c.Pods = idx })
+	req := after.client.NewRequest(t, http.MethodGet, "/api/v1/pods/pids", "", nil)
+	req.Header.Set("If-None-Match", tag)
+	res := after.client.Do(t, req)
+	if res.StatusCode != http.StatusOK || res.Header.Get("ETag") == tag {
+		t.Errorf("tag %s from before the restart: status %d, tag %s; want 200 and a new tag", tag, res.StatusCode, res.Header.Get("ETag"))
+	}
+}
+
 func TestPodPIDsGzip(t *testing.T) {
 	cfg := newTestConfig(&fakeClock{now: start})
 	cfg.Pods = newFakeIndex(fixtureSnapshot(3))

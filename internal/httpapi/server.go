@@ -61,6 +61,10 @@ type server struct {
 	mux     *http.ServeMux
 	routes  []route
 	pods    *podsEncoder
+	// epoch is random per server: snapshot versions restart at every
+	// start, so without it a tag from before a restart could match
+	// different content after it.
+	epoch string
 
 	strategyCache bodyCache // GET strategies: [0] plain, [1] verbose
 }
@@ -76,6 +80,7 @@ func New(cfg Config) http.Handler {
 		metrics: newHTTPMetrics(cfg.Registry),
 		mux:     http.NewServeMux(),
 		pods:    &podsEncoder{node: cfg.Node},
+		epoch:   newEpoch(),
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {

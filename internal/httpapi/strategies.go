@@ -78,7 +78,7 @@ func (s *server) handleGetStrategies(w http.ResponseWriter, r *http.Request) {
 		s.respond.error(w, r, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet (the process index is still scanning); retry in a moment"))
 		return
 	}
-	if notModified(w, r, etag(snap.Version, r.URL.RawQuery)) {
+	if notModified(w, r, s.etag(snap.Version, r.URL.RawQuery)) {
 		return
 	}
 	slot := 0
