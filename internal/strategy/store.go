@@ -26,14 +26,35 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 }
 
-// DecodeStored reads a strategy a store saved as JSON. An error means the
-// stored data is damaged, not that a client sent something wrong.
-func DecodeStored(body []byte) (Strategy, error) {
-	var s Strategy
-	if err := json.Unmarshal(body, &s); err != nil {
-		return Strategy{}, fmt.Errorf("stored strategy is damaged: %w", err)
+// Rows is the part of a SQL query result (database/sql or pgx) that
+// ScanStored reads.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanStored reads rows of one column, a strategy as a store saved it
+// (JSON), in order. A failure to read rows is passed through readErr; a
+// body that does not decode means the stored data is damaged, not that a
+// client sent something wrong.
+func ScanStored(rows Rows, readErr func(error) error) ([]Strategy, error) {
+	var out []Strategy
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, readErr(err)
+		}
+		var s Strategy
+		if err := json.Unmarshal([]byte(body), &s); err != nil {
+			return nil, fmt.Errorf("stored strategy is damaged: %w", err)
+		}
+		out = append(out, s)
 	}
-	return s, nil
+	if err := rows.Err(); err != nil {
+		return nil, readErr(err)
+	}
+	return out, nil
 }
 
 // MemoryStore is a Store in process memory. The zero value is empty and

@@ -298,20 +298,9 @@ func (s *Store) List(ctx context.Context) ([]strategy.Strategy, uint64, error) {
 		return nil, 0, unavailable(err, "be read")
 	}
 	defer rows.Close()
-	var out []strategy.Strategy
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, 0, unavailable(err, "be read")
-		}
-		st, err := strategy.DecodeStored([]byte(body))
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, unavailable(err, "be read")
+	out, err := strategy.ScanStored(rows, func(err error) error { return unavailable(err, "be read") })
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, version, nil
 }
