@@ -273,9 +273,12 @@ func newEpoch() string {
 	return hex.EncodeToString(b[:])
 }
 
-// notModified answers 304 when the client already has tag.
+// notModified sets the validators of a cached representation, the ETag
+// and Vary: Accept-Encoding (added to what CORS put there), and answers
+// 304 when the client already has tag.
 func notModified(w http.ResponseWriter, r *http.Request, tag string) bool {
 	w.Header().Set("ETag", tag)
+	w.Header().Add("Vary", "Accept-Encoding")
 	for t := range strings.SplitSeq(r.Header.Get("If-None-Match"), ",") {
 		t = strings.TrimSpace(t)
 		if t == tag || t == "W/"+tag || t == "*" {
@@ -297,9 +300,8 @@ func (s *server) handlePodPIDs(w http.ResponseWriter, r *http.Request) {
 		s.respond.error(w, r, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment"))
 		return
 	}
-	w.Header().Add("Vary", "Accept-Encoding")
 	if notModified(w, r, s.etag(snap.Version, r.URL.RawQuery)) {
-		w.Header().Set("Vary", "Accept-Encoding")
+		return
 	}
 	c, err := s.pods.response(snap, f, s.Now())
 	if err != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
+	"github.com/bss-api/bss-api/internal/strategy"
 )
 
 const (
@@ -294,5 +296,39 @@ func TestPodPIDsGzip(t *testing.T) {
 	h.ServeHTTP(rec, refused)
 	if rec.Header().Get("Content-Encoding") != "" {
 		t.Error("gzip sent although the client refused it with q=0")
+	}
+}
+
+// A 304 carries no body and the cached endpoints keep the Vary: Origin
+// that CORS adds beside their own Vary: Accept-Encoding, on 200 and 304.
+func TestCachedEndpointsValidators(t *testing.T) {
+	cfg := newTestConfig(&fakeClock{now: start})
+	cfg.CORSOrigins = []string{"https://a.example", "https://b.example"}
+	if err := cfg.Strategies.(*strategy.Resolver).Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := New(cfg)
+	get := func(path, tag string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Origin", "https://a.example")
+		if tag != "" {
+			req.Header.Set("If-None-Match", tag)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, path := range []string{"/api/v1/pods/pids", "/api/v1/scheduling/strategies"} {
+		first := get(path, "")
+		again := get(path, first.Header().Get("ETag"))
+		if first.Code != http.StatusOK || again.Code != http.StatusNotModified || again.Body.Len() != 0 {
+			t.Errorf("%s: %d, then %d with %d body bytes; want 200, then 304 with none", path, first.Code, again.Code, again.Body.Len())
+		}
+		for _, rec := range []*httptest.ResponseRecorder{first, again} {
+			vary := strings.Join(rec.Header().Values("Vary"), ",")
+			if !strings.Contains(vary, "Origin") || !strings.Contains(vary, "Accept-Encoding") {
+				t.Errorf("%s %d: Vary %q, want Origin and Accept-Encoding", path, rec.Code, vary)
+			}
+		}
 	}
 }
