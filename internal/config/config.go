@@ -163,8 +163,13 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
+	// --version is an action, not a setting: an image's BSS_VERSION (its
+	// own version, say) must not turn the server into a version printer.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "version" {
+			return
+		}
 		name := EnvName(f.Name)
 		v := getenv(name)
 		if v == "" || envErr != nil {

@@ -85,6 +85,18 @@ func TestParse(t *testing.T) {
 				t.Errorf("MetricsStaleness = %v, HistoryRetention = %v", c.MetricsStaleness, c.HistoryRetention)
 			}
 		}},
+		// Images commonly set BSS_VERSION to their own version: it is not
+		// the --version action.
+		{"BSS_VERSION is not --version", nil, map[string]string{"BSS_VERSION": "1.2.3"}, func(t *testing.T, c Config) {
+			if c.ShowVersion {
+				t.Error("ShowVersion set from the environment")
+			}
+		}},
+		{"BSS_VERSION=true is not --version", nil, map[string]string{"BSS_VERSION": "true"}, func(t *testing.T, c Config) {
+			if c.ShowVersion {
+				t.Error("ShowVersion set from the environment")
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
