@@ -22,9 +22,6 @@ func newMetaSource(cfg config.Config, getenv func(string) string, log *slog.Logg
 		Burst:      cfg.KubeBurst,
 		UserAgent:  "bss-api/" + buildinfo.Version() + " (node " + cfg.NodeName + ")",
 	}
-	if cfg.MockPods != "" && cfg.KubeMode == kube.ModeAuto {
-		settings.Mode = kube.ModeMock
-	}
 	mode, kubeconfigs, err := settings.Resolve(getenv)
 	if err != nil {
 		return nil, err
@@ -34,7 +31,7 @@ func newMetaSource(cfg config.Config, getenv func(string) string, log *slog.Logg
 		log.Info("pod metadata is off: pods show without names", "kube_mode", mode)
 		return &kube.Off{}, nil
 	case kube.ModeMock:
-		m, err := kube.NewMock(cfg.MockPods)
+		m, err := kube.NewMock(settings.MockFile)
 		if err != nil {
 			return nil, err
 		}

@@ -27,16 +27,16 @@ type Settings struct {
 	Mode       string // auto, in-cluster, kubeconfig, mock or off
 	Kubeconfig string // --kubeconfig, the seed's flag
 	InCluster  bool   // --in-cluster=true, the seed's flag
-	MockFile   string
+	MockFile   string // --mock-pods: under auto, selects mock
 	QPS        float32
 	Burst      int
 	UserAgent  string
 }
 
-// Resolve decides the mode. auto picks in-cluster when
-// KUBERNETES_SERVICE_HOST is set, else a kubeconfig when one exists
-// (--kubeconfig, $KUBECONFIG, ~/.kube/config), else mock. The seed's
-// --kubeconfig and --in-cluster flags select their modes under auto.
+// Resolve decides the mode. auto picks mock when a mock file is given,
+// in-cluster when KUBERNETES_SERVICE_HOST is set, else a kubeconfig when
+// one exists (--kubeconfig, $KUBECONFIG, ~/.kube/config), else mock. The
+// seed's --kubeconfig and --in-cluster flags select their modes under auto.
 // It returns the mode and, for kubeconfig, the files to load.
 func (s Settings) Resolve(getenv func(string) string) (string, []string, error) {
 	mode := s.Mode
@@ -46,6 +46,8 @@ func (s Settings) Resolve(getenv func(string) string) (string, []string, error) 
 	kubeconfigs := s.kubeconfigPaths(getenv)
 	if mode == ModeAuto {
 		switch {
+		case s.MockFile != "":
+			mode = ModeMock
 		case s.InCluster:
 			mode = ModeInCluster
 		case s.Kubeconfig != "":

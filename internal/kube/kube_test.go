@@ -71,6 +71,7 @@ func TestResolve(t *testing.T) {
 		{"seed --kubeconfig", Settings{Kubeconfig: kc}, nil, ModeKubeconfig, ""},
 		{"kubeconfig mode without a file", Settings{Mode: ModeKubeconfig}, map[string]string{"HOME": home}, "", "no kubeconfig found"},
 		{"explicit off", Settings{Mode: ModeOff, Kubeconfig: kc}, nil, ModeOff, ""},
+		{"auto with a mock file", Settings{MockFile: "pods.yaml"}, map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, ModeMock, ""},
 		{"bad mode", Settings{Mode: "maybe"}, nil, "", "invalid --kube-mode"},
 	}
 	for _, tt := range tests {
