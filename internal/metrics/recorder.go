@@ -75,7 +75,9 @@ func (r *Recorder) Record(ctx context.Context, b Batch) (time.Time, error) {
 }
 
 // Prime continues receive times after the newest stored record, so
-// times stay unique across restarts even if the clock went back.
+// times stay unique across restarts even if the clock went back, and
+// keeps that record as the latest, so health probes, scrapes and GETs
+// of the latest sample do not query the store until the next POST.
 func (r *Recorder) Prime(ctx context.Context) error {
 	rec, ok, err := r.history.Latest(ctx)
 	if err != nil {
@@ -87,6 +89,7 @@ func (r *Recorder) Prime(ctx context.Context) error {
 			r.last = rec.ReceivedAt
 		}
 		r.mu.Unlock()
+		r.publish(rec)
 	}
 	return nil
 }

@@ -133,3 +133,40 @@ func seriesCount(t *testing.T, reg *prometheus.Registry, name string) int {
 	}
 	return n
 }
+
+// countingHistory counts Latest calls.
+type countingHistory struct {
+	metrics.History
+	latest int
+}
+
+func (h *countingHistory) Latest(ctx context.Context) (metrics.Record, bool, error) {
+	h.latest++
+	return h.History.Latest(ctx)
+}
+
+// After a restart, the stored latest record is served from memory: health
+// probes and scrapes do not query the store for it.
+func TestPrimeKeepsTheStoredLatest(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	stored := memory.NewHistory(1000, time.Hour, clk.Now)
+	before := metrics.NewRecorder(stored, clk.Now)
+	if _, err := before.Record(ctx, metrics.Batch{Samples: []metrics.Sample{{NrQueued: 7}}}); err != nil {
+		t.Fatal(err)
+	}
+	h := &countingHistory{History: stored}
+	after := metrics.NewRecorder(h, clk.Now)
+	if err := after.Prime(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rec, ok, err := after.Latest(ctx)
+		if err != nil || !ok || rec.NrQueued != 7 {
+			t.Fatalf("Latest = %+v, %v, %v; want the stored sample", rec, ok, err)
+		}
+	}
+	if h.latest != 1 {
+		t.Errorf("the store was asked for the latest sample %d times, want once (by Prime)", h.latest)
+	}
+}
