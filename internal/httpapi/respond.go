@@ -97,9 +97,11 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 				"Content-Type %q is not supported; send the body as application/json", ct)
 		}
 	}
-	tooLarge := apperr.Errorf(apperr.TooLarge, "request body is larger than the limit of %d bytes", limit)
+	tooLarge := func() error { // built only when needed: this is every POST's path
+		return apperr.Errorf(apperr.TooLarge, "request body is larger than the limit of %d bytes", limit)
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	size := limit + 1 // read one byte past the limit to detect overflow
 	if r.ContentLength >= 0 {
@@ -108,7 +110,7 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), size)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, tooLarge
+			return nil, tooLarge()
 		}
 		return nil, apperr.Wrap(apperr.Invalid, err, "could not read the request body")
 	}
