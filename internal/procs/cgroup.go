@@ -6,6 +6,7 @@
 package procs
 
 import (
+	"bytes"
 	"strings"
 )
 
@@ -235,69 +236,52 @@ type CgroupLine struct {
 }
 
 // ParseProcCgroup picks the pod placement out of /proc/<pid>/cgroup. Lines
-// are tried in order of preference — the v2 line, then name=systemd, then
-// pids, then the rest in file order — and the first whose path is in a pod
-// wins, so hybrid v1/v2 nodes resolve whichever hierarchy the kubelet used.
+// are preferred in this order — the v2 line, then name=systemd, then pids,
+// then the rest in file order — and the most preferred line whose path is
+// in a pod wins, so hybrid v1/v2 nodes resolve whichever hierarchy the
+// kubelet used. Each line is parsed once, and strings are made only for a
+// line that could beat the best found so far.
 func ParseProcCgroup(content []byte) (CgroupRef, CgroupLine, bool) {
-	var lines [16]CgroupLine
-	n := 0
-	for len(content) > 0 && n < len(lines) {
-		var line []byte
-		if i := indexByte(content, '\n'); i >= 0 {
-			line, content = content[:i], content[i+1:]
-		} else {
-			line, content = content, nil
-		}
-		h, rest, ok := cutByte(line, ':')
+	const none = 4
+	var (
+		best     CgroupLine
+		bestRef  CgroupRef
+		bestRank = none
+	)
+	for len(content) > 0 && bestRank > 0 {
+		line, rest, _ := bytes.Cut(content, []byte{'\n'})
+		content = rest
+		h, rest, ok := bytes.Cut(line, []byte{':'})
 		if !ok {
 			continue
 		}
-		ctrl, path, ok := cutByte(rest, ':')
+		ctrl, path, ok := bytes.Cut(rest, []byte{':'})
 		if !ok || len(path) == 0 || path[0] != '/' && path[0] != '.' {
 			continue
 		}
-		lines[n] = CgroupLine{Hierarchy: string(h), Controllers: string(ctrl), Path: string(path)}
-		n++
-	}
-	for _, rank := range []func(CgroupLine) bool{
-		func(l CgroupLine) bool { return l.Hierarchy == "0" && l.Controllers == "" },
-		func(l CgroupLine) bool { return l.Controllers == "name=systemd" },
-		func(l CgroupLine) bool { return hasController(l.Controllers, "pids") },
-		func(CgroupLine) bool { return true },
-	} {
-		for _, l := range lines[:n] {
-			if !rank(l) {
-				continue
-			}
+		if rank := lineRank(h, ctrl); rank < bestRank {
+			l := CgroupLine{Hierarchy: string(h), Controllers: string(ctrl), Path: string(path)}
 			if ref, ok := ParseCgroupPath(l.Path); ok {
-				return ref, l, true
+				best, bestRef, bestRank = l, ref, rank
 			}
 		}
 	}
-	return CgroupRef{}, CgroupLine{}, false
+	return bestRef, best, bestRank != none
 }
 
-func hasController(list, name string) bool {
-	for c := range strings.SplitSeq(list, ",") {
-		if c == name {
-			return true
+// lineRank orders a /proc/<pid>/cgroup line by preference: 0 for the v2
+// line, 1 name=systemd, 2 a hierarchy with pids, 3 any other.
+func lineRank(hierarchy, controllers []byte) int {
+	switch {
+	case string(hierarchy) == "0" && len(controllers) == 0:
+		return 0
+	case string(controllers) == "name=systemd":
+		return 1
+	}
+	for c := range bytes.SplitSeq(controllers, []byte{','}) {
+		if string(c) == "pids" {
+			return 2
 		}
 	}
-	return false
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func cutByte(b []byte, c byte) (before, after []byte, ok bool) {
-	if i := indexByte(b, c); i >= 0 {
-		return b[:i], b[i+1:], true
-	}
-	return b, nil, false
+	return 3
 }

@@ -1,6 +1,7 @@
 package procs
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -145,6 +146,9 @@ func TestParseProcCgroup(t *testing.T) {
 		{"garbage", "this is not a cgroup file", "", "", false},
 		{"empty", "", "", "", false},
 		{"no trailing newline", "0::" + v2Pod, cid2, "0", true},
+		// The kernel lists hierarchies by descending ID, so on a v1 host
+		// with many controllers the preferred lines come last.
+		{"v1 with many controllers", manyControllers(v1Pod, 16) + "1:name=systemd:" + v1Pod + "\n0::/\n", cid, "name=systemd", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +167,16 @@ func TestParseProcCgroup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyControllers returns n v1 controller lines, IDs n+1 down to 2, all
+// at path.
+func manyControllers(path string, n int) string {
+	var b strings.Builder
+	for i := n + 1; i >= 2; i-- {
+		fmt.Fprintf(&b, "%d:ctrl%d:%s\n", i, i, path)
+	}
+	return b.String()
 }
 
 func FuzzParseCgroupPath(f *testing.F) {
