@@ -190,10 +190,13 @@ func (ix *Index) reconcile() error {
 	stats.At = ix.opts.Now()
 	ix.pods, ix.host, ix.stats = pods, host, stats
 	// Rediscover directories from scratch so dirs removed while events were
-	// lost do not linger.
+	// lost do not linger. Every directory holding a tracked process is
+	// polled, a pod's own cgroup and a container's sub-cgroups included:
+	// poll re-reads from /proc any tracked process whose directory it did
+	// not read.
 	ix.dirs = map[string]CgroupRef{}
 	for _, t := range pods {
-		if t.dir != "" && t.ref.ContainerID != "" {
+		if t.dir != "" {
 			ix.dirs[t.dir] = t.ref
 		}
 	}
@@ -296,7 +299,11 @@ func (ix *Index) reattribute(pid int) {
 		return
 	}
 	if inPod && !ref.Conmon {
-		ix.pods[pid] = &tracked{ref: ref, dir: ix.hier.dir(line), stat: st, threads: threads(ix.opts.ProcRoot, pid)}
+		dir := ix.hier.dir(line)
+		ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid)}
+		if _, polled := ix.dirs[dir]; dir != "" && !polled {
+			ix.dirs[dir] = ref
+		}
 		return
 	}
 	ix.host[pid] = Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}

@@ -183,3 +183,53 @@ func writeProc(t testing.TB, root string, pid int, comm, cgroup string) {
 		}
 	}
 }
+
+// A poll with nothing changed reads only cgroup.procs files: processes in a
+// pod's own cgroup (no container) are polled like container processes, not
+// re-read from /proc at every poll.
+func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
+	procRoot, cgRoot := t.TempDir(), t.TempDir()
+	pod := filepath.Join(cgRoot, "kubepods", "pod"+fixUID2)
+	for path, content := range map[string]string{
+		filepath.Join(cgRoot, "cgroup.controllers"): "cpu pids\n",
+		filepath.Join(pod, "cgroup.procs"):          "12\n",
+		filepath.Join(pod, fixC3, "cgroup.procs"):   "10\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeProc(t, procRoot, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
+	writeProc(t, procRoot, 12, "pod-level", "0::/kubepods/pod"+fixUID2+"\n")
+	ix := New(Options{ProcRoot: procRoot, CgroupRoot: cgRoot, ReconcileInterval: time.Hour, PollInterval: time.Hour})
+	ix.rd = newReader()
+	ix.dirs = map[string]CgroupRef{}
+	ix.hier = findHierarchies(cgRoot)
+	if err := ix.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ix.Snapshot().NumProcesses(); got != 2 {
+		t.Fatalf("%d pod processes, want 2", got)
+	}
+	version := ix.Snapshot().Version
+	var opened []string
+	open := ix.rd.open
+	ix.rd.open = func(path string) (int, error) {
+		opened = append(opened, path)
+		return open(path)
+	}
+	for range 3 {
+		ix.poll()
+	}
+	for _, p := range opened {
+		if strings.HasPrefix(p, procRoot) {
+			t.Errorf("a poll with nothing changed read %s", p)
+		}
+	}
+	if v := ix.Snapshot().Version; v != version {
+		t.Errorf("version moved from %d to %d", version, v)
+	}
+}
