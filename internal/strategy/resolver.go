@@ -68,10 +68,18 @@ type Resolver struct {
 
 	mu       sync.Mutex // serialises resolution and writes
 	bind     Bindings
-	compiled []*compiled
-	storeVer uint64
+	list     []Strategy  // as last read from the store
+	compiled []*compiled // list, compiled
+	loaded   bool        // list has been read at least once
+	stale    bool        // the store changed since list was read
 	version  uint64
+	// retry wakes Run to read the store again after a failed read.
+	retry chan struct{}
 }
+
+// retryAfter is how long Run waits before reading the store again after
+// a failed read.
+const retryAfter = time.Second
 
 // NewResolver returns a resolver; nothing is resolved before Run or a write.
 func NewResolver(opts Options) *Resolver {
@@ -81,14 +89,17 @@ func NewResolver(opts Options) *Resolver {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Resolver{opts: opts, log: opts.Logger, bind: Bindings{}, storeVer: ^uint64(0)}
+	return &Resolver{opts: opts, log: opts.Logger, bind: Bindings{}, stale: true, retry: make(chan struct{}, 1)}
 }
 
 // Snapshot returns the current resolution, or nil before the first.
 func (r *Resolver) Snapshot() *Snapshot { return r.snap.Load() }
 
 // Run re-resolves after every change of the pod view until ctx is
-// cancelled.
+// cancelled. The store is read again only when it changed: after a write,
+// or when Changes tells of a write elsewhere; a failed read is retried
+// every second, resolving the pod view with the last strategies read
+// meanwhile.
 func (r *Resolver) Run(ctx context.Context) error {
 	ch, stop := r.opts.Views.Subscribe()
 	defer stop()
@@ -98,37 +109,50 @@ func (r *Resolver) Run(ctx context.Context) error {
 		defer stopChanges()
 		external = c
 	}
-	if err := r.Refresh(ctx); err != nil {
-		r.log.Error("resolve strategies", "err", err)
-	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	pending := false
+	schedule := func(after time.Duration) {
+		if !pending {
+			pending = true
+			timer.Reset(after)
+		}
+	}
+	refresh := func() {
+		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("resolve strategies", "err", err)
+			schedule(retryAfter)
+		}
+	}
+	refresh()
 	for {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
 		case <-external:
-			if !pending {
-				pending = true
-				timer.Reset(r.opts.Debounce)
-			}
+			r.markStale()
+			schedule(r.opts.Debounce)
+		case <-r.retry:
+			schedule(retryAfter)
 		case <-ch:
-			if !pending {
-				pending = true
-				timer.Reset(r.opts.Debounce)
-			}
+			schedule(r.opts.Debounce)
 		case <-timer.C:
 			pending = false
-			if err := r.Refresh(ctx); err != nil {
-				r.log.Error("resolve strategies", "err", err)
-			}
+			refresh()
 		}
 	}
 }
 
-// Refresh resolves the stored strategies against the current view now.
+func (r *Resolver) markStale() {
+	r.mu.Lock()
+	r.stale = true
+	r.mu.Unlock()
+}
+
+// Refresh resolves the current view now, reading the store first if it
+// changed. When that read fails, the view is still resolved, with the last
+// strategies read, and the error is returned.
 func (r *Resolver) Refresh(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -136,47 +160,73 @@ func (r *Resolver) Refresh(ctx context.Context) error {
 }
 
 func (r *Resolver) refreshLocked(ctx context.Context) error {
-	list, ver, err := r.opts.Store.List(ctx)
-	if err != nil {
-		return fmt.Errorf("list strategies: %w", err)
-	}
-	if ver != r.storeVer {
-		cs := make([]*compiled, 0, len(list))
-		for _, s := range list {
-			c, err := compile(s)
-			if err != nil {
-				return err // stored strategies were validated on write
-			}
-			cs = append(cs, c)
+	var readErr error
+	if r.stale {
+		if readErr = r.reload(ctx); readErr == nil {
+			r.stale = false
+		} else if !r.loaded {
+			return readErr
 		}
-		r.compiled, r.storeVer = cs, ver
-		// Forget bindings of strategies that are gone or changed target.
-		keep := map[BindingKey]bool{}
-		for _, s := range list {
-			keep[BindingKey{s.Name, s.PID}] = true
-		}
-		maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
 	}
 	v := r.opts.Views.View()
 	if v == nil {
-		return nil // no processes known yet; Run resolves when they are
+		return readErr // no processes known yet; Run resolves when they are
 	}
-	res := Resolve(r.compiled, v, r.bind, Counts)
+	// Entries only: the counts of preview and explain are computed on
+	// demand.
+	res := Resolve(r.compiled, v, r.bind, Winners)
 	cur := r.snap.Load()
 	if cur == nil || !reflect.DeepEqual(cur.Entries, res.Entries) {
 		r.version++
 	}
-	r.snap.Store(&Snapshot{Version: r.version, ResolvedAt: r.opts.Now(), Strategies: list, Result: res})
-	if r.opts.Watcher != nil {
-		var pids []int
-		for _, s := range list {
-			if s.PID != 0 {
-				pids = append(pids, int(s.PID))
-			}
+	r.snap.Store(&Snapshot{Version: r.version, ResolvedAt: r.opts.Now(), Strategies: r.list, Result: res})
+	return readErr
+}
+
+// reload reads and compiles the stored strategies.
+func (r *Resolver) reload(ctx context.Context) error {
+	list, _, err := r.opts.Store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list strategies: %w", err)
+	}
+	cs := make([]*compiled, 0, len(list))
+	for _, s := range list {
+		c, err := compile(s)
+		if err != nil {
+			return err // stored strategies were validated on write
 		}
+		cs = append(cs, c)
+	}
+	r.list, r.compiled, r.loaded = list, cs, true
+	// Forget bindings of strategies that are gone or changed target.
+	keep := map[BindingKey]bool{}
+	var pids []int
+	for _, s := range list {
+		keep[BindingKey{s.Name, s.PID}] = true
+		if s.PID != 0 {
+			pids = append(pids, int(s.PID))
+		}
+	}
+	maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
+	if r.opts.Watcher != nil {
 		r.opts.Watcher.WatchPIDs(pids)
 	}
 	return nil
+}
+
+// written resolves after a committed write. The write stands whatever
+// happens here: when the store cannot be read back, the previous
+// strategies stay in force and Run retries, so the change is served as
+// soon as the store is readable.
+func (r *Resolver) written(ctx context.Context) {
+	r.stale = true
+	if err := r.refreshLocked(context.WithoutCancel(ctx)); err != nil {
+		r.log.Warn("strategy change committed; reading it back failed, retrying", "err", err)
+		select {
+		case r.retry <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Definitions returns the stored strategies as written, with their names.
@@ -200,7 +250,8 @@ func (r *Resolver) ReplaceAll(ctx context.Context, list []Strategy) ([]Strategy,
 	if err := r.opts.Store.Replace(ctx, norm); err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
 	}
-	return norm, r.refreshLocked(ctx)
+	r.written(ctx)
+	return norm, nil
 }
 
 // Put creates or replaces the strategy s.Name, then resolves.
@@ -220,7 +271,8 @@ func (r *Resolver) Put(ctx context.Context, s Strategy) (bool, error) {
 		}
 		return false, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
 	}
-	return created, r.refreshLocked(ctx)
+	r.written(ctx)
+	return created, nil
 }
 
 // Delete removes the named strategy, then resolves.
@@ -233,7 +285,8 @@ func (r *Resolver) Delete(ctx context.Context, name string) error {
 		}
 		return apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
 	}
-	return r.refreshLocked(ctx)
+	r.written(ctx)
+	return nil
 }
 
 // Explain resolves the stored strategies again, recording every match,

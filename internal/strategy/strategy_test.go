@@ -2,8 +2,10 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,4 +328,100 @@ func TestResolverWrites(t *testing.T) {
 	if _, err := r.Put(ctx, Strategy{Name: "over", ExecutionTime: 1000, PID: 1}); err == nil || !strings.Contains(err.Error(), "at most 3") {
 		t.Errorf("put over the limit = %v", err)
 	}
+}
+
+// flakyStore is a MemoryStore whose reads can fail; it counts List calls.
+type flakyStore struct {
+	MemoryStore
+	down  atomic.Bool
+	lists atomic.Int64
+}
+
+func (s *flakyStore) List(ctx context.Context) ([]Strategy, uint64, error) {
+	s.lists.Add(1)
+	if s.down.Load() {
+		return nil, 0, errors.New("db down")
+	}
+	return s.MemoryStore.List(ctx)
+}
+
+// settableView is a view source whose view can be replaced.
+type settableView struct{ v atomic.Pointer[podview.View] }
+
+func (s *settableView) View() *podview.View                  { return s.v.Load() }
+func (s *settableView) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }
+
+// The pod view keeps being resolved, with the strategies last read, while
+// the store cannot be read; and a view change does not read the store.
+func TestResolverFollowsTheViewWithoutTheStore(t *testing.T) {
+	ctx := context.Background()
+	store := &flakyStore{}
+	views := &settableView{}
+	views.v.Store(testView(t, 11))
+	r := NewResolver(Options{Store: store, Views: views, Max: 10})
+	if _, err := r.ReplaceAll(ctx, []Strategy{{ExecutionTime: 1000, CommandRegex: "^upf$"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := render(r.Snapshot().Entries); got != "101:strategy-1" {
+		t.Fatalf("resolution = %q", got)
+	}
+	lists := store.lists.Load()
+	for range 3 {
+		if err := r.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := store.lists.Load() - lists; n != 0 {
+		t.Errorf("refreshes with the store unchanged read it %d times", n)
+	}
+
+	store.down.Store(true)
+	r.markStale() // as a change notice from another instance would
+	// The upf process exits: its PID must leave the resolution even though
+	// the strategies cannot be read.
+	views.v.Store(podview.Build(2, procs.NewSnapshot(2, time.Unix(0, 0), nil, nil), meta{}))
+	if err := r.Refresh(ctx); err == nil {
+		t.Error("Refresh with the store down reported no error")
+	}
+	if got := render(r.Snapshot().Entries); got != "" {
+		t.Errorf("resolution with the store down = %q, want the exited PID gone", got)
+	}
+}
+
+// A write that committed succeeds even when reading the store back fails;
+// Run serves the change as soon as the store is readable.
+func TestResolverWriteStandsWhenTheReadBackFails(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := &flakyStore{}
+	r := NewResolver(Options{Store: store, Views: staticView{testView(t, 11)}, Max: 10, Debounce: time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if s := r.Snapshot(); s != nil && render(s.Entries) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("resolution never became %q", want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("")
+	store.down.Store(true)
+	if created, err := r.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !created {
+		t.Fatalf("Put with the read-back failing = %v, %v; want created", created, err)
+	}
+	if list, _, _ := store.MemoryStore.List(ctx); len(list) != 1 {
+		t.Fatalf("stored %d strategies, want 1", len(list))
+	}
+	store.down.Store(false)
+	waitFor("101:upf")
 }
