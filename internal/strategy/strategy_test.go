@@ -399,7 +399,9 @@ func TestResolverWriteStandsWhenTheReadBackFails(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 	defer func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}()
 	waitFor := func(want string) {
 		t.Helper()
