@@ -7,6 +7,7 @@ package podview
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,15 @@ type Pod struct {
 	// Containers are sorted by ID; Processes by PID.
 	Containers []Container
 	Processes  []procs.Process
+}
+
+// Process returns the pod's process with the given PID.
+func (p *Pod) Process(pid int) (*procs.Process, bool) {
+	i, ok := slices.BinarySearchFunc(p.Processes, pid, func(pr procs.Process, pid int) int { return pr.PID - pid })
+	if !ok {
+		return nil, false
+	}
+	return &p.Processes[i], true
 }
 
 // Container returns the container with the given ID.

@@ -127,26 +127,28 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth
 		}
 		pid := int(s.PID)
 		proc, alive := v.Procs.Process(pid)
-		if !alive {
+		if !alive || !matchesProcess(si, proc.Command) {
 			continue
 		}
 		key := BindingKey{s.Name, s.PID}
 		if start, bound := bind[key]; bound && start != proc.StartTime {
 			continue // the PID was reused by another process
 		}
-		bind[key] = proc.StartTime
 		e := Entry{PID: pid, Command: proc.Command, StartTime: proc.StartTime}
 		var threads []int
 		if pod, inPod := v.PodOfPID(pid); inPod {
-			pr := processOf(pod, pid)
-			if !matchesPod(s, pod) || !matchesProcess(si, pr.Command) {
+			pr, _ := pod.Process(pid)
+			if pr == nil || !matchesPod(s, pod) {
 				continue
 			}
 			fillPod(&e, pod, pr.ContainerID)
 			threads = pr.Threads
-		} else if s.podConditions() || (s.regex != nil && !s.regex.MatchString(proc.Command)) {
+		} else if s.podConditions() {
 			continue
 		}
+		// Bound to the first process it targets with all its conditions
+		// holding, not merely the one holding the PID when it was written.
+		bind[key] = proc.StartTime
 		if add(e, si) && s.Threads {
 			addThreads(e, threads, si)
 		}
@@ -216,22 +218,6 @@ func matchesPod(s *compiled, pod *podview.Pod) bool {
 		return false
 	}
 	return true
-}
-
-func processOf(pod *podview.Pod, pid int) *processRef {
-	for i := range pod.Processes {
-		if pod.Processes[i].PID == pid {
-			p := pod.Processes[i]
-			return &processRef{ContainerID: p.ContainerID, Command: p.Command, Threads: p.Threads}
-		}
-	}
-	return &processRef{}
-}
-
-type processRef struct {
-	ContainerID string
-	Command     string
-	Threads     []int
 }
 
 func fillPod(e *Entry, pod *podview.Pod, containerID string) {

@@ -170,6 +170,25 @@ func TestResolveExplainCounts(t *testing.T) {
 	}
 }
 
+// A PID strategy binds to the first process its conditions hold for, not
+// to whatever held the PID when it was written.
+func TestResolvePIDBindsWhenConditionsHold(t *testing.T) {
+	cs := mustCompile(t, []Strategy{{Name: "web", ExecutionTime: 1000, PID: 500, CommandRegex: "^nginx$"}})
+	bind := Bindings{}
+	host := func(cmd string, start uint64) *podview.View {
+		return podview.Build(1, procs.NewSnapshot(1, time.Unix(0, 0), nil, []procs.Proc{{PID: 500, Command: cmd, StartTime: start}}), meta{})
+	}
+	if got := render(Resolve(cs, host("sshd", 5), bind, Winners).Entries); got != "" {
+		t.Fatalf("with sshd at the PID = %q, want nothing", got)
+	}
+	if got := render(Resolve(cs, host("nginx", 50), bind, Winners).Entries); got != "500:web" {
+		t.Errorf("with nginx at the PID = %q, want 500:web", got)
+	}
+	if got := render(Resolve(cs, host("nginx", 70), bind, Winners).Entries); got != "" {
+		t.Errorf("after the PID was reused by another nginx = %q, want nothing", got)
+	}
+}
+
 func TestResolvePIDReuse(t *testing.T) {
 	cs := mustCompile(t, []Strategy{{Name: "p", ExecutionTime: 1000, PID: 101}})
 	bind := Bindings{}
