@@ -18,6 +18,7 @@ import (
 	"github.com/bss-api/bss-api/internal/apperr"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
+	"github.com/bss-api/bss-api/internal/strategy"
 )
 
 // PodView gives the current joined view of the node's pods: processes
@@ -82,8 +83,8 @@ func parsePodsFilter(v url.Values) (podsFilter, error) {
 	}
 	if raw := v.Get("pid"); raw != "" {
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPID {
-			return f, apperr.Errorf(apperr.Invalid, "pid: must be an integer from 1 to %d, got %q", maxPID, raw)
+		if err != nil || n < 1 || n > strategy.MaxPID {
+			return f, apperr.Errorf(apperr.Invalid, "pid: must be an integer from 1 to %d, got %q", strategy.MaxPID, raw)
 		}
 		f.pid = n
 	}
@@ -120,9 +121,6 @@ func parsePodsFilter(v url.Values) (podsFilter, error) {
 	return f, nil
 }
 
-// maxPID is the kernel's largest possible PID (PID_MAX_LIMIT on 64-bit).
-const maxPID = 4_194_304
-
 type podsEncoder struct {
 	node  string
 	cache bodyCache // unfiltered answers: [0] without threads, [1] with
@@ -132,9 +130,16 @@ type podsEncoder struct {
 // selects everything.
 func (e *podsEncoder) response(s *podview.View, f podsFilter, now time.Time) (*cachedBody, error) {
 	build := func() ([]byte, error) {
-		out := make([]podJSON, 0, len(s.Pods))
-		for i := range s.Pods {
-			if pj, ok := e.pod(&s.Pods[i], f); ok {
+		pods := s.Pods
+		if f.pid != 0 { // at most the one pod that has the process
+			pods = nil
+			if p, ok := s.PodOfPID(f.pid); ok {
+				pods = []podview.Pod{*p}
+			}
+		}
+		out := make([]podJSON, 0, len(pods))
+		for i := range pods {
+			if pj, ok := e.pod(&pods[i], f); ok {
 				out = append(out, pj)
 			}
 		}
@@ -179,10 +184,7 @@ func (e *podsEncoder) pod(p *podview.Pod, f podsFilter) (podJSON, bool) {
 	if f.selector != nil && (!p.Known || !f.selector.Matches(labels.Set(p.Labels))) {
 		return podJSON{}, false
 	}
-	if f.pid != 0 && !hasPID(p, f.pid) {
-		return podJSON{}, false
-	}
-	if f.containerID != "" && !hasContainer(p, f.containerID) {
+	if _, ok := p.Container(f.containerID); f.containerID != "" && !ok {
 		return podJSON{}, false
 	}
 	pj := podJSON{
@@ -238,24 +240,6 @@ func mainContainer(p *podview.Pod, filtered string) string {
 		return p.Containers[0].ID
 	}
 	return ""
-}
-
-func hasPID(p *podview.Pod, pid int) bool {
-	for _, pr := range p.Processes {
-		if pr.PID == pid {
-			return true
-		}
-	}
-	return false
-}
-
-func hasContainer(p *podview.Pod, id string) bool {
-	for _, c := range p.Containers {
-		if c.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // etag names one representation: this server's epoch, the snapshot
