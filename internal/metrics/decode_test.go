@@ -275,3 +275,16 @@ func BenchmarkDecodeEncodingJSON(b *testing.B) {
 		}
 	}
 }
+
+// lookupField's switch (kept for speed: a loop over the fields made the
+// seed body's decoding 2.2 -> 3.0 µs) must agree with the fields table.
+func TestLookupFieldMatchesFields(t *testing.T) {
+	for i, f := range Fields() {
+		if got := lookupField([]byte(f.Name)); got != i {
+			t.Errorf("lookupField(%q) = %d, want %d", f.Name, got, i)
+		}
+	}
+	if got := lookupField([]byte("nr_queue")); got != -1 {
+		t.Errorf("lookupField(unknown) = %d, want -1", got)
+	}
+}
