@@ -53,6 +53,9 @@ type Field struct {
 // Get returns the field's value in s.
 func (f Field) Get(s *Sample) uint64 { return *f.get(s) }
 
+// Set sets the field's value in s.
+func (f Field) Set(s *Sample, v uint64) { *f.get(s) = v }
+
 // fields lists every known field in the order of the seed's BssData table.
 // It is never modified.
 var fields = [...]Field{

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,9 +145,19 @@ func unavailable(err error, what string) error {
 	return apperr.Wrap(apperr.Unavailable, err, "the store cannot "+what+"; retry later")
 }
 
-var metricColumns = []string{"node", "received_at", "usersched_pid", "usersched_last_run_at", "nr_queued", "nr_scheduled",
-	"nr_running", "nr_online_cpus", "nr_user_dispatches", "nr_kernel_dispatches", "nr_cancel_dispatches",
-	"nr_bounce_dispatches", "nr_failed_dispatches", "nr_sched_congested"}
+// The metric columns are named after metrics.Fields, in its order.
+var (
+	metricColumns = append([]string{"node", "received_at"}, fieldNames()...)
+	selectMetrics = "SELECT received_at, " + strings.Join(fieldNames(), ", ") + " FROM metrics"
+)
+
+func fieldNames() []string {
+	var names []string
+	for _, f := range metrics.Fields() {
+		names = append(names, f.Name)
+	}
+	return names
+}
 
 func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
 	rows := make([][]any, 0, len(recs))
@@ -185,25 +196,21 @@ func (s *Store) Append(ctx context.Context, recs []metrics.Record) error {
 	return err
 }
 
-const selectMetrics = `SELECT received_at, usersched_pid, usersched_last_run_at, nr_queued, nr_scheduled, nr_running,
-	nr_online_cpus, nr_user_dispatches, nr_kernel_dispatches, nr_cancel_dispatches, nr_bounce_dispatches,
-	nr_failed_dispatches, nr_sched_congested FROM metrics`
-
 func scanRecord(rows interface{ Scan(...any) error }) (metrics.Record, error) {
+	fields := metrics.Fields()
 	var at int64
-	var v [12]int64
-	if err := rows.Scan(&at, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]); err != nil {
+	vals := make([]int64, len(fields)) // bit for bit what commit wrote
+	dest := make([]any, 0, 1+len(fields))
+	dest = append(dest, &at)
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	if err := rows.Scan(dest...); err != nil {
 		return metrics.Record{}, err
 	}
 	rec := metrics.Record{ReceivedAt: time.Unix(0, at).UTC()}
-	vals := [12]uint64{}
-	for i := range v {
-		vals[i] = uint64(v[i])
-	}
-	rec.Sample = metrics.Sample{
-		UserschedPID: vals[0], UserschedLastRunAt: vals[1], NrQueued: vals[2], NrScheduled: vals[3], NrRunning: vals[4],
-		NrOnlineCPUs: vals[5], NrUserDispatches: vals[6], NrKernelDispatches: vals[7], NrCancelDispatches: vals[8],
-		NrBounceDispatches: vals[9], NrFailedDispatches: vals[10], NrSchedCongested: vals[11],
+	for i, f := range fields {
+		f.Set(&rec.Sample, uint64(vals[i]))
 	}
 	return rec, nil
 }

@@ -192,15 +192,11 @@ func unpack(b []byte) (metrics.Sample, error) {
 	if len(b) != 8*len(fields) {
 		return metrics.Sample{}, fmt.Errorf("stored sample has %d bytes, want %d", len(b), 8*len(fields))
 	}
-	var v [12]uint64
-	for i := range v {
-		v[i] = binary.LittleEndian.Uint64(b[8*i:])
+	var smp metrics.Sample
+	for i, f := range fields {
+		f.Set(&smp, binary.LittleEndian.Uint64(b[8*i:]))
 	}
-	return metrics.Sample{
-		UserschedPID: v[0], UserschedLastRunAt: v[1], NrQueued: v[2], NrScheduled: v[3], NrRunning: v[4],
-		NrOnlineCPUs: v[5], NrUserDispatches: v[6], NrKernelDispatches: v[7], NrCancelDispatches: v[8],
-		NrBounceDispatches: v[9], NrFailedDispatches: v[10], NrSchedCongested: v[11],
-	}, nil
+	return smp, nil
 }
 
 func scanRecord(rows interface{ Scan(...any) error }) (metrics.Record, error) {

@@ -25,9 +25,15 @@ type New func(t *testing.T, maxCount int, maxAge time.Duration, now func() time.
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// rec is a sample with a different value in every field, so a store that
+// mixes fields up fails the round trip.
 func rec(sec int, queued uint64) metrics.Record {
-	return metrics.Record{ReceivedAt: t0.Add(time.Duration(sec) * time.Second), Sample: metrics.Sample{NrQueued: queued,
-		NrUserDispatches: 1<<63 + queued, UserschedPID: 4294967295}}
+	r := metrics.Record{ReceivedAt: t0.Add(time.Duration(sec) * time.Second)}
+	for i, f := range metrics.Fields() {
+		f.Set(&r.Sample, uint64(i+1)<<40+queued)
+	}
+	r.NrQueued, r.NrUserDispatches, r.UserschedPID = queued, 1<<63+queued, 4294967295
+	return r
 }
 
 // Run runs the suite.
