@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -115,11 +116,24 @@ func NewInformer(opts InformerOptions) *Informer {
 		s.log.Warn("pod watch failed; retrying with backoff", "err", err)
 	})
 	_, _ = s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { s.Changed() },
-		UpdateFunc: func(any, any) { s.Changed() },
+		AddFunc: func(any) { s.Changed() },
+		UpdateFunc: func(oldObj, newObj any) {
+			if metaChanged(oldObj, newObj) {
+				s.Changed()
+			}
+		},
 		DeleteFunc: s.onDelete,
 	})
 	return s
+}
+
+// metaChanged reports whether an update changed what lookups return.
+// Resyncs replay every pod unchanged, and most updates of a pod are to
+// its status, which lookups do not read: neither is news.
+func metaChanged(oldObj, newObj any) bool {
+	o, ok := oldObj.(*corev1.Pod)
+	n, ok2 := newObj.(*corev1.Pod)
+	return !ok || !ok2 || !reflect.DeepEqual(metaFromPod(o), metaFromPod(n))
 }
 
 // stripPod drops the parts of a pod that bss-api never reads.

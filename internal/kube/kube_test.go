@@ -191,3 +191,27 @@ func eventually(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestMetaChanged(t *testing.T) {
+	pod := func(rv string, labels map[string]string, ctr string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", UID: "u1", Labels: labels, ResourceVersion: rv},
+			Status:     corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: ctr}}},
+		}
+	}
+	base := pod("1", map[string]string{"app": "x"}, "containerd://c1")
+	for _, tt := range []struct {
+		name string
+		new  *corev1.Pod
+		want bool
+	}{
+		{"resync replay", base, false},
+		{"status-only update (new resourceVersion)", pod("2", map[string]string{"app": "x"}, "containerd://c1"), false},
+		{"relabel", pod("3", map[string]string{"app": "y"}, "containerd://c1"), true},
+		{"container restarted with a new ID", pod("4", map[string]string{"app": "x"}, "containerd://c2"), true},
+	} {
+		if got := metaChanged(base, tt.new); got != tt.want {
+			t.Errorf("%s: metaChanged = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -173,13 +173,14 @@ func (j *Joiner) Run(ctx context.Context) error {
 		}
 		lastSnap, lastMeta = s, mv
 		next := Build(version, s, j.meta)
-		if now := time.Now(); now.After(next.Updated) {
-			next.Updated = now // a metadata change is news even without a rescan
-		}
-		if cur := j.view.Load(); cur == nil || !reflect.DeepEqual(cur.Pods, next.Pods) {
+		switch cur := j.view.Load(); {
+		case cur == nil || !reflect.DeepEqual(cur.Pods, next.Pods):
 			version++
-		} else if cur.Updated.Equal(next.Updated) {
-			return
+			if now := time.Now(); now.After(next.Updated) {
+				next.Updated = now // a metadata change is news even without a rescan
+			}
+		case cur.Procs == s:
+			return // the metadata changed, but nothing this view shows
 		}
 		next.Version = version
 		j.view.Store(next)

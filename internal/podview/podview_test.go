@@ -121,6 +121,17 @@ func TestJoinerVersions(t *testing.T) {
 	if v := j.View(); v.Version != 2 || v.Procs != s {
 		t.Errorf("after a no-op rescan version = %d (want 2), procs updated %v", v.Version, v.Procs == s)
 	}
+	// A metadata change that changes nothing in the view publishes nothing.
+	before := j.View()
+	m.set("v2")
+	select {
+	case <-sub:
+		t.Errorf("a metadata change with the view unchanged published a view (version %d)", j.View().Version)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if j.View() != before {
+		t.Error("the view was replaced")
+	}
 	ps.snap.Store(snapshot(2, "smf"))
 	ps.ch <- struct{}{}
 	<-sub
