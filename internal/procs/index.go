@@ -47,16 +47,17 @@ type Index struct {
 	watched atomic.Pointer[[]int] // PIDs outside pods to check at every poll
 
 	// Owned by Run.
-	rd        *reader
-	hier      hierarchies
-	pods      map[int]*tracked
-	host      map[int]Proc
-	stats     ScanStats
-	dirs      map[string]CgroupRef // container cgroup dirs polled for members
-	watch     *watcher
-	version   uint64
-	lastPods  []Pod
-	watchErrs int
+	rd      *reader
+	hier    hierarchies
+	pods    map[int]*tracked
+	host    map[int]Proc
+	stats   ScanStats
+	dirs    map[string]CgroupRef // container cgroup dirs polled for members
+	watch   *watcher
+	version uint64
+	// watchErrs counts cgroup directories that could not be watched
+	// (say, at the inotify watch limit); read by Health.
+	watchErrs atomic.Int64
 }
 
 // New returns an index; it reads nothing until Run.
@@ -94,6 +95,9 @@ func (ix *Index) Run(ctx context.Context) error {
 		ix.watch = w
 	}
 	if err := ix.reconcile(); err != nil {
+		if ix.watch != nil {
+			_ = ix.watch.close()
+		}
 		return err
 	}
 
@@ -200,6 +204,7 @@ func (ix *Index) reconcile() error {
 			ix.dirs[t.dir] = t.ref
 		}
 	}
+	ix.watchErrs.Store(0) // counted afresh by the walks below
 	for _, h := range ix.hier {
 		ix.discover(h)
 	}
@@ -322,15 +327,17 @@ func (ix *Index) readStat(pid int) (procStat, bool) {
 // always publish (force), so host process data stays current for readers.
 func (ix *Index) publish(force bool) {
 	pods := buildPods(ix.pods)
-	podsChanged := ix.snap.Load() == nil || !reflect.DeepEqual(pods, ix.lastPods)
+	prev := ix.snap.Load()
+	podsChanged := prev == nil || !reflect.DeepEqual(pods, prev.Pods)
 	if !podsChanged && !force {
 		return
 	}
 	if podsChanged {
 		ix.version++
-		ix.lastPods = pods
+	} else {
+		pods = prev.Pods // the same content; keep the published slice
 	}
-	ix.snap.Store(newSnapshot(ix.version, ix.opts.Now(), ix.lastPods, maps.Clone(ix.host), ix.stats))
+	ix.snap.Store(newSnapshot(ix.version, ix.opts.Now(), pods, maps.Clone(ix.host), ix.stats))
 	ix.Changed()
 }
 
@@ -343,6 +350,9 @@ func (ix *Index) Health(context.Context) health.Report {
 	st := s.Stats()
 	detail := fmt.Sprintf("%d pods, %d pod processes of %d; full scan %s ago took %s",
 		len(s.Pods), s.NumProcesses(), st.Processes, ix.opts.Now().Sub(st.At).Round(time.Second), st.Duration.Round(time.Microsecond))
+	if n := ix.watchErrs.Load(); n > 0 {
+		detail += fmt.Sprintf("; %d cgroup directories could not be watched (inotify limit?), so containers created there show only at the next full scan", n)
+	}
 	if st.PermissionErrors > 0 {
 		return health.Report{State: health.Degraded, Detail: fmt.Sprintf("%s; %d files unreadable for lack of permission", detail, st.PermissionErrors)}
 	}
@@ -478,9 +488,9 @@ func (ix *Index) walk(h hierarchy, dir string, depth int) {
 		}
 		return
 	}
-	if ix.watch != nil && !ix.watch.watching(dir) {
+	if ix.watch != nil {
 		if err := ix.watch.add(dir); err != nil {
-			ix.watchErrs++
+			ix.watchErrs.Add(1)
 			ix.log.Debug("cannot watch cgroup", "dir", dir, "err", err)
 		}
 	}

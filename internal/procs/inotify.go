@@ -62,11 +62,6 @@ func (w *watcher) forget(dir string) {
 	}
 }
 
-func (w *watcher) watching(dir string) bool {
-	_, ok := w.byPath[dir]
-	return ok
-}
-
 // read blocks until events arrive or the watcher is closed. The returned
 // events hold paths of subdirectories. It is called by one goroutine only,
 // and must not run concurrently with add: read copies what it needs.

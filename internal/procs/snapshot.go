@@ -2,6 +2,7 @@ package procs
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -146,10 +147,10 @@ func buildPods(procs map[int]*tracked) []Pod {
 			c.Sandbox = looksLikeSandbox(p.Processes, c.ID)
 			p.Containers = append(p.Containers, *c)
 		}
-		slices.SortFunc(p.Containers, func(a, b Container) int { return compareStrings(a.ID, b.ID) })
+		slices.SortFunc(p.Containers, func(a, b Container) int { return strings.Compare(a.ID, b.ID) })
 		pods = append(pods, *p)
 	}
-	slices.SortFunc(pods, func(a, b Pod) int { return compareStrings(a.UID, b.UID) })
+	slices.SortFunc(pods, func(a, b Pod) int { return strings.Compare(a.UID, b.UID) })
 	return pods
 }
 
@@ -166,16 +167,6 @@ func looksLikeSandbox(procs []Process, id string) bool {
 		n++
 	}
 	return n > 0
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // NewSnapshot builds a snapshot from pods (sorted by UID, processes by PID)
