@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/bss-api/bss-api/internal/metrics"
 )
 
@@ -177,5 +179,32 @@ func TestPanicBecomesJSON500(t *testing.T) {
 	var env envelope
 	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Success || env.Error != "internal server error" {
 		t.Errorf("body = %s, want the error envelope with a generic message", rec.Body)
+	}
+}
+
+// A panic after the response has started aborts the connection, so the
+// client does not take a truncated body for a complete one; the request
+// is counted as a 500 and leaves the in-flight gauge.
+func TestPanicAfterHeadersAborts(t *testing.T) {
+	cfg := newTestConfig(&fakeClock{now: start})
+	s := &server{Config: cfg, log: cfg.Logger, respond: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
+	h := s.observe("GET /boom", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"success":tr`))
+		panic("boom")
+	}))
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("recovered %v, want http.ErrAbortHandler", p)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/boom", nil))
+	}()
+	if got := testutil.ToFloat64(s.metrics.inFlight); got != 0 {
+		t.Errorf("in flight = %v after the request, want 0", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("GET /boom", "GET", "500")); got != 1 {
+		t.Errorf("requests{code=500} = %v, want 1", got)
 	}
 }

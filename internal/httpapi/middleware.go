@@ -83,19 +83,29 @@ func (s *server) observe(route string, next http.Handler) http.Handler {
 		s.metrics.inFlight.Inc()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
+			abort := false
 			if p := recover(); p != nil {
 				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-					panic(p)
-				}
-				s.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
-					slog.String("method", r.Method), slog.String("path", r.URL.Path),
-					slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-				if sw.status == 0 {
-					s.respond.error(sw, r, errPanic)
+					abort = true
+				} else {
+					s.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+						slog.String("method", r.Method), slog.String("path", r.URL.Path),
+						slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+					if sw.status == 0 {
+						s.respond.error(sw, r, errPanic)
+					} else {
+						// Part of a response is out: abort the connection
+						// rather than let it pass for a complete one.
+						abort = true
+						sw.status = http.StatusInternalServerError
+					}
 				}
 			}
 			s.metrics.inFlight.Dec()
 			s.finish(r, route, sw, time.Since(start))
+			if abort {
+				panic(http.ErrAbortHandler)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
