@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -195,7 +196,8 @@ func TestPanicAfterHeadersAborts(t *testing.T) {
 	}))
 	func() {
 		defer func() {
-			if p := recover(); p != http.ErrAbortHandler {
+			p := recover()
+			if err, ok := p.(error); !ok || !errors.Is(err, http.ErrAbortHandler) {
 				t.Errorf("recovered %v, want http.ErrAbortHandler", p)
 			}
 		}()
