@@ -25,16 +25,12 @@ type infoResponse struct {
 }
 
 func (s *server) handleInfo(w http.ResponseWriter, r *http.Request) {
-	eps := make([]endpoint, len(s.routes))
-	for i, rt := range s.routes {
-		eps[i] = rt.endpoint()
-	}
 	s.respond.json(w, r, http.StatusOK, infoResponse{
 		envelope:  ok(s.Now(), "API information retrieved successfully"),
 		Service:   ServiceName,
 		Version:   s.Version,
 		Node:      s.Node,
-		Endpoints: eps,
+		Endpoints: s.endpoints,
 	})
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -157,8 +158,12 @@ func (s *server) handleMetricsSummary(w http.ResponseWriter, r *http.Request) {
 	if raw := r.URL.Query().Get("window"); raw != "" {
 		d, err := time.ParseDuration(raw)
 		if err != nil || d <= 0 || (s.MaxHistoryWindow > 0 && d > s.MaxHistoryWindow) {
+			bound := ""
+			if s.MaxHistoryWindow > 0 {
+				bound = fmt.Sprintf(", at most %s (the history's retention)", s.MaxHistoryWindow)
+			}
 			s.respond.error(w, r, apperr.Errorf(apperr.Invalid,
-				"window: must be a positive duration such as 5m, at most %s, got %q", s.MaxHistoryWindow, raw))
+				"window: must be a positive duration such as 5m%s, got %q", bound, raw))
 			return
 		}
 		window = d

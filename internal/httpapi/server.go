@@ -49,7 +49,7 @@ type Config struct {
 
 	CORSOrigins  []string
 	MaxBodyBytes int64
-	// MaxHistoryWindow bounds history and summary queries (optional).
+	// MaxHistoryWindow bounds the summary's window (optional; 0: no bound).
 	MaxHistoryWindow time.Duration
 }
 
@@ -60,7 +60,9 @@ type server struct {
 	metrics *httpMetrics
 	mux     *http.ServeMux
 	routes  []route
-	pods    *podsEncoder
+	// endpoints describe routes, in order, for GET /.
+	endpoints []endpoint
+	pods      *podsEncoder
 	// epoch is random per server: snapshot versions restart at every
 	// start, so without it a tag from before a restart could match
 	// different content after it.
@@ -85,6 +87,7 @@ func New(cfg Config) http.Handler {
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		ep := rt.endpoint()
+		s.endpoints = append(s.endpoints, ep)
 		s.mux.Handle(rt.pattern, s.observe(ep.Method+" "+ep.Path, rt.handler))
 	}
 	unmatched := s.observe("unmatched", http.HandlerFunc(s.unmatched))
