@@ -68,7 +68,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.lastPush, prometheus.GaugeValue,
 		float64(rec.ReceivedAt.UnixNano())/1e9)
-	if c.rec.Now().Sub(rec.ReceivedAt) > c.staleness {
+	if c.rec.now().Sub(rec.ReceivedAt) > c.staleness {
 		return
 	}
 	for i, f := range fields {

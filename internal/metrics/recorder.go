@@ -150,6 +150,3 @@ type Stats struct {
 func (r *Recorder) Stats() Stats {
 	return Stats{Received: r.received.Load(), Ignored: r.ignored.Load()}
 }
-
-// Now returns the recorder's clock reading.
-func (r *Recorder) Now() time.Time { return r.now() }
