@@ -233,9 +233,19 @@ func (r *Resolver) written(ctx context.Context) {
 func (r *Resolver) Definitions(ctx context.Context) ([]Strategy, error) {
 	list, _, err := r.opts.Store.List(ctx)
 	if err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be read")
+		return nil, storeError(err, "read")
 	}
 	return list, nil
+}
+
+// storeError passes on a store error that carries an apperr code (the
+// stores mark their own failures Unavailable, and refusals Invalid or
+// NotFound); one without a code is a failure of the store: 503.
+func storeError(err error, what string) error {
+	if apperr.CodeOf(err) != apperr.Internal {
+		return err
+	}
+	return apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be "+what)
 }
 
 // ReplaceAll validates list and replaces every stored strategy with it
@@ -248,7 +258,7 @@ func (r *Resolver) ReplaceAll(ctx context.Context, list []Strategy) ([]Strategy,
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.opts.Store.Replace(ctx, norm); err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
+		return nil, storeError(err, "written")
 	}
 	r.written(ctx)
 	return norm, nil
@@ -256,20 +266,17 @@ func (r *Resolver) ReplaceAll(ctx context.Context, list []Strategy) ([]Strategy,
 
 // Put creates or replaces the strategy s.Name, then resolves.
 func (r *Resolver) Put(ctx context.Context, s Strategy) (bool, error) {
-	if !ValidName(s.Name) {
-		return false, apperr.Errorf(apperr.Invalid, "name: %q must be lowercase letters, digits, '-', '.' or '_', start and end alphanumeric, at most %d characters", s.Name, maxNameLength)
+	if s.Name == "" {
+		return false, apperr.Errorf(apperr.Invalid, "name: required")
 	}
-	if err := s.Validate(); err != nil {
+	if err := s.Validate(); err != nil { // the name's rule included
 		return false, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	created, err := r.opts.Store.Put(ctx, s, r.opts.Max)
 	if err != nil {
-		if apperr.CodeOf(err) != apperr.Internal {
-			return false, err
-		}
-		return false, apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
+		return false, storeError(err, "written")
 	}
 	r.written(ctx)
 	return created, nil
@@ -280,10 +287,7 @@ func (r *Resolver) Delete(ctx context.Context, name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.opts.Store.Delete(ctx, name); err != nil {
-		if apperr.CodeOf(err) != apperr.Internal {
-			return err
-		}
-		return apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be written")
+		return storeError(err, "written")
 	}
 	r.written(ctx)
 	return nil
