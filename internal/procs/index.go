@@ -192,6 +192,13 @@ func (ix *Index) reconcile() error {
 	}
 	stats.Duration = time.Since(start)
 	stats.At = ix.opts.Now()
+	if ix.pods != nil { // not the first scan: what it finds new is young
+		for pid, t := range pods {
+			if old, ok := ix.pods[pid]; !ok || old.stat.StartTime != t.stat.StartTime {
+				t.young = true
+			}
+		}
+	}
 	ix.pods, ix.host, ix.stats = pods, host, stats
 	// Rediscover directories from scratch so dirs removed while events were
 	// lost do not linger. Every directory holding a tracked process is
@@ -241,14 +248,18 @@ func (ix *Index) poll() {
 		now := map[int]bool{}
 		for _, pid := range pids {
 			now[pid] = true
-			if t, known := ix.pods[pid]; known && (t.dir == dir || t.ref.ContainerID == ref.ContainerID) {
+			t, known := ix.pods[pid]
+			if known && (t.dir == dir || t.ref.ContainerID == ref.ContainerID) {
+				if t.young && ix.recheck(pid, t) {
+					changed = true
+				}
 				continue
 			}
 			st, ok := ix.readStat(pid)
 			if !ok {
 				continue
 			}
-			ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid)}
+			ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid), young: true}
 			delete(ix.host, pid)
 			changed = true
 		}
@@ -305,13 +316,28 @@ func (ix *Index) reattribute(pid int) {
 	}
 	if inPod && !ref.Conmon {
 		dir := ix.hier.dir(line)
-		ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid)}
+		ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid), young: true}
 		if _, polled := ix.dirs[dir]; dir != "" && !polled {
 			ix.dirs[dir] = ref
 		}
 		return
 	}
 	ix.host[pid] = Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}
+}
+
+// recheck re-reads a young pod process's stat: it reports whether the
+// process exec'd another program (a new command) or the PID now belongs to
+// another process (a new start time), and updates t.
+func (ix *Index) recheck(pid int, t *tracked) bool {
+	st, ok := ix.readStat(pid)
+	if !ok || st == t.stat {
+		return false // gone (its cgroup's next poll drops it) or unchanged
+	}
+	if st.StartTime != t.stat.StartTime {
+		t.threads = threads(ix.opts.ProcRoot, pid)
+	}
+	t.stat = st
+	return true
 }
 
 func (ix *Index) readStat(pid int) (procStat, bool) {

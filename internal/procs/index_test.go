@@ -184,16 +184,17 @@ func writeProc(t testing.TB, root string, pid int, comm, cgroup string) {
 	}
 }
 
-// A poll with nothing changed reads only cgroup.procs files: processes in a
-// pod's own cgroup (no container) are polled like container processes, not
-// re-read from /proc at every poll.
-func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
+// newPolledIndex makes an index over a v2 cgroup tree with one pod: pid 10
+// in container fixC3, and pid 12 in the pod's own cgroup.
+func newPolledIndex(t *testing.T) (ix *Index, procRoot, containerDir string) {
+	t.Helper()
 	procRoot, cgRoot := t.TempDir(), t.TempDir()
 	pod := filepath.Join(cgRoot, "kubepods", "pod"+fixUID2)
+	containerDir = filepath.Join(pod, fixC3)
 	for path, content := range map[string]string{
 		filepath.Join(cgRoot, "cgroup.controllers"): "cpu pids\n",
 		filepath.Join(pod, "cgroup.procs"):          "12\n",
-		filepath.Join(pod, fixC3, "cgroup.procs"):   "10\n",
+		filepath.Join(containerDir, "cgroup.procs"): "10\n",
 	} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -204,7 +205,7 @@ func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
 	}
 	writeProc(t, procRoot, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
 	writeProc(t, procRoot, 12, "pod-level", "0::/kubepods/pod"+fixUID2+"\n")
-	ix := New(Options{ProcRoot: procRoot, CgroupRoot: cgRoot, ReconcileInterval: time.Hour, PollInterval: time.Hour})
+	ix = New(Options{ProcRoot: procRoot, CgroupRoot: cgRoot, ReconcileInterval: time.Hour, PollInterval: time.Hour})
 	ix.rd = newReader()
 	ix.dirs = map[string]CgroupRef{}
 	ix.hier = findHierarchies(cgRoot)
@@ -214,6 +215,14 @@ func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
 	if got := ix.Snapshot().NumProcesses(); got != 2 {
 		t.Fatalf("%d pod processes, want 2", got)
 	}
+	return ix, procRoot, containerDir
+}
+
+// A poll with nothing changed reads only cgroup.procs files: processes in a
+// pod's own cgroup (no container) are polled like container processes, not
+// re-read from /proc at every poll.
+func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
+	ix, procRoot, _ := newPolledIndex(t)
 	version := ix.Snapshot().Version
 	var opened []string
 	open := ix.rd.open
@@ -231,5 +240,25 @@ func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
 	}
 	if v := ix.Snapshot().Version; v != version {
 		t.Errorf("version moved from %d to %d", version, v)
+	}
+}
+
+// A process that a poll found is read again at the next polls until the
+// next full scan: a shell that execs the real program shows with the
+// program's name within a poll, not a full scan later.
+func TestPollSeesAYoungProcessExec(t *testing.T) {
+	ix, procRoot, containerDir := newPolledIndex(t)
+	writeProc(t, procRoot, 30, "sh", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
+	if err := os.WriteFile(filepath.Join(containerDir, "cgroup.procs"), []byte("10\n30\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix.poll()
+	if p, ok := ix.Snapshot().Process(30); !ok || p.Command != "sh" {
+		t.Fatalf("Process(30) = %+v, %v; want sh", p, ok)
+	}
+	writeProc(t, procRoot, 30, "java", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n") // exec: same PID and start
+	ix.poll()
+	if p, _ := ix.Snapshot().Process(30); p.Command != "java" {
+		t.Errorf("after the exec, Process(30).Command = %q, want java", p.Command)
 	}
 }

@@ -111,6 +111,10 @@ type tracked struct {
 	dir     string // filesystem directory of its exact cgroup; "" if unknown
 	stat    procStat
 	threads []int
+	// young: first seen since the previous full scan, so its command may
+	// still change (a shell that execs the real program) before the
+	// next one; polls re-read it.
+	young bool
 }
 
 // buildPods groups tracked processes into sorted pods.
