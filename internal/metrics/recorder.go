@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,36 @@ type Query struct {
 	Since time.Time
 	Until time.Time
 	Limit int
+}
+
+// Bounds gives a store what to fetch for q, as Unix nanoseconds: records
+// with since <= ReceivedAt < until, where since is no earlier than
+// now-maxAge (older records are past retention) and until is unbounded
+// when q.Until is zero; at most fetch of them, which is one more than
+// q.Limit so Page can tell whether there are more, or -1 for all.
+func (q Query) Bounds(now time.Time, maxAge time.Duration) (since, until int64, fetch int) {
+	from := now.Add(-maxAge)
+	if q.Since.After(from) {
+		from = q.Since
+	}
+	until = math.MaxInt64
+	if !q.Until.IsZero() {
+		until = q.Until.UnixNano()
+	}
+	fetch = -1
+	if q.Limit > 0 {
+		fetch = q.Limit + 1
+	}
+	return from.UnixNano(), until, fetch
+}
+
+// Page cuts records fetched with Bounds to q.Limit and reports whether
+// there were more.
+func (q Query) Page(recs []Record) ([]Record, bool) {
+	if q.Limit > 0 && len(recs) > q.Limit {
+		return recs[:q.Limit], true
+	}
+	return recs, false
 }
 
 // Recorder accepts decoded samples, stamps them with a receive time and

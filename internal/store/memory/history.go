@@ -98,14 +98,8 @@ func (h *History) search(t int64) int {
 func (h *History) Range(_ context.Context, q metrics.Query) ([]metrics.Record, bool, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	since := h.now().Add(-h.maxAge)
-	if q.Since.After(since) {
-		since = q.Since
-	}
-	lo, hi := h.search(since.UnixNano()), h.n
-	if !q.Until.IsZero() {
-		hi = h.search(q.Until.UnixNano())
-	}
+	since, until, _ := q.Bounds(h.now(), h.maxAge)
+	lo, hi := h.search(since), h.search(until)
 	if hi < lo {
 		hi = lo
 	}

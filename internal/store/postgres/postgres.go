@@ -217,21 +217,13 @@ func scanRecord(rows interface{ Scan(...any) error }) (metrics.Record, error) {
 
 // Range implements metrics.History, over this node's rows.
 func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, bool, error) {
-	since := s.opts.Now().Add(-s.opts.MaxAge)
-	if q.Since.After(since) {
-		since = q.Since
-	}
-	until := int64(1<<63 - 1)
-	if !q.Until.IsZero() {
-		until = q.Until.UnixNano()
-	}
-	var limit *int64 // NULL: no limit
-	if q.Limit > 0 {
-		l := int64(q.Limit) + 1 // one more, to know whether there is more
-		limit = &l
+	since, until, fetch := q.Bounds(s.opts.Now(), s.opts.MaxAge)
+	var limit *int // NULL: no limit
+	if fetch >= 0 {
+		limit = &fetch
 	}
 	rows, err := s.pool.Query(ctx, selectMetrics+` WHERE node = $1 AND received_at >= $2 AND received_at < $3
-		ORDER BY received_at LIMIT $4`, s.opts.Node, since.UnixNano(), until, limit)
+		ORDER BY received_at LIMIT $4`, s.opts.Node, since, until, limit)
 	if err != nil {
 		return nil, false, unavailable(err, "be read")
 	}
@@ -247,10 +239,7 @@ func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, b
 	if err := rows.Err(); err != nil {
 		return nil, false, unavailable(err, "be read")
 	}
-	more := false
-	if q.Limit > 0 && len(out) > q.Limit {
-		out, more = out[:q.Limit], true
-	}
+	out, more := q.Page(out)
 	return out, more, nil
 }
 

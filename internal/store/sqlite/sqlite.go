@@ -214,20 +214,9 @@ func scanRecord(rows interface{ Scan(...any) error }) (metrics.Record, error) {
 
 // Range implements metrics.History.
 func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, bool, error) {
-	since := s.opts.Now().Add(-s.opts.MaxAge)
-	if q.Since.After(since) {
-		since = q.Since
-	}
-	until := int64(1<<63 - 1)
-	if !q.Until.IsZero() {
-		until = q.Until.UnixNano()
-	}
-	limit := int64(-1)
-	if q.Limit > 0 {
-		limit = int64(q.Limit) + 1 // one more, to know whether there is more
-	}
+	since, until, fetch := q.Bounds(s.opts.Now(), s.opts.MaxAge)
 	rows, err := s.read.QueryContext(ctx, selectMetrics+` WHERE received_at >= ? AND received_at < ? ORDER BY received_at LIMIT ?`,
-		since.UnixNano(), until, limit)
+		since, until, fetch) // LIMIT -1: no limit
 	if err != nil {
 		return nil, false, unavailable(err, "be read")
 	}
@@ -248,10 +237,7 @@ func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, b
 	if err := rows.Err(); err != nil {
 		return nil, false, unavailable(err, "be read")
 	}
-	more := false
-	if q.Limit > 0 && len(out) > q.Limit {
-		out, more = out[:q.Limit], true
-	}
+	out, more := q.Page(out)
 	return out, more, nil
 }
 
