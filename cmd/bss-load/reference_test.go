@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bss-api/bss-api/internal/reference"
 )
 
 func TestReferencePostMetrics(t *testing.T) {
-	srv := httptest.NewServer(referenceHandler())
+	srv := httptest.NewServer(reference.Handler())
 	defer srv.Close()
 
 	resp, err := http.Post(srv.URL+"/api/v1/metrics", "application/json", strings.NewReader(seedBody))
@@ -42,7 +44,7 @@ func TestReferencePostMetrics(t *testing.T) {
 }
 
 func TestReferenceRejectsBadJSON(t *testing.T) {
-	srv := httptest.NewServer(referenceHandler())
+	srv := httptest.NewServer(reference.Handler())
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+"/api/v1/metrics", "application/json", strings.NewReader(`{"nr_queued":-1}`))
 	if err != nil {
@@ -55,7 +57,7 @@ func TestReferenceRejectsBadJSON(t *testing.T) {
 }
 
 func TestReferenceGet(t *testing.T) {
-	srv := httptest.NewServer(referenceHandler())
+	srv := httptest.NewServer(reference.Handler())
 	defer srv.Close()
 	for _, path := range []string{"/readyz", "/api/v1/pods/pids"} {
 		resp, err := http.Get(srv.URL + path)
@@ -72,7 +74,7 @@ func TestReferenceGet(t *testing.T) {
 // TestRunLoadAgainstReference drives the reference handler briefly with the
 // real load generator. It checks counts, never speed.
 func TestRunLoadAgainstReference(t *testing.T) {
-	srv := httptest.NewServer(referenceHandler())
+	srv := httptest.NewServer(reference.Handler())
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
 	for _, name := range []string{"post-metrics", "get:/api/v1/scheduling/strategies"} {
