@@ -54,6 +54,16 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	return ms, nil
 }
 
+// Latest returns the version the migrations in dir of fsys lead to, or 0
+// when they cannot be loaded (Load reports why).
+func Latest(fsys fs.FS, dir string) int {
+	ms, err := Load(fsys, dir)
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
 // Newer is the error for a database whose schema is newer than the
 // migrations this binary has: it is refused, never modified.
 func Newer(dbVersion, known int) error {

@@ -20,13 +20,7 @@ const migrationLock = 0x6273735f6d6967 // "bss_mig"
 func migrations() ([]migration.Migration, error) { return migration.Load(migrationFiles, "migrations") }
 
 // LatestVersion is the schema version this binary creates.
-func LatestVersion() int {
-	ms, err := migrations()
-	if err != nil {
-		return 0
-	}
-	return len(ms)
-}
+func LatestVersion() int { return migration.Latest(migrationFiles, "migrations") }
 
 // migrate applies the migrations after the database's version, each in its
 // own transaction holding the migration advisory lock, up to target (0:

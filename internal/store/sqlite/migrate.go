@@ -15,13 +15,7 @@ var migrationFiles embed.FS
 func migrations() ([]migration.Migration, error) { return migration.Load(migrationFiles, "migrations") }
 
 // LatestVersion is the schema version this binary creates.
-func LatestVersion() int {
-	ms, err := migrations()
-	if err != nil {
-		return 0
-	}
-	return len(ms)
-}
+func LatestVersion() int { return migration.Latest(migrationFiles, "migrations") }
 
 // migrate applies the migrations after the database's version, each in its
 // own transaction, up to target (0: all). A database from a newer bss-api
