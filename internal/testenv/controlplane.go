@@ -48,26 +48,29 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 			t.Errorf("stop control plane: %v\n%s", err, out)
 		}
 	})
-	env := cp.readEnv()
+	env := readEnvFile(cp.t, filepath.Join(cp.Dir, "env"))
 	cp.Kubeconfig, cp.URL, cp.Token, cp.CAFile = env["KUBECONFIG"], env["BSS_KUBE_APISERVER_URL"], env["BSS_KUBE_ADMIN_TOKEN"], env["BSS_KUBE_CA_FILE"]
 	return cp
 }
 
-// readEnv parses the export lines start.sh writes.
-func (cp *ControlPlane) readEnv() map[string]string {
-	cp.t.Helper()
-	f, err := os.Open(filepath.Join(cp.Dir, "env"))
+// readEnvFile parses the export lines the hack/*/start.sh scripts write
+// to their env file.
+func readEnvFile(t testing.TB, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
-		cp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	env := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		if ok {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
 			env[k] = strings.Trim(v, `'"`)
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return env
 }

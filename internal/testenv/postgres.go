@@ -1,11 +1,9 @@
 package testenv
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -80,18 +78,7 @@ func StartPostgresCluster(t testing.TB) *Postgres {
 	if out, err := exec.Command(filepath.Join(scripts, "start.sh"), dir).CombinedOutput(); err != nil {
 		t.Fatalf("start postgres: %v\n%s", err, out)
 	}
-	f, err := os.Open(filepath.Join(dir, "env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := &Postgres{t: t, dir: dir, env: map[string]string{}}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
-			p.env[k] = strings.Trim(v, `'"`)
-		}
-	}
+	p := &Postgres{t: t, dir: dir, env: readEnvFile(t, filepath.Join(dir, "env"))}
 	p.DSN = p.env["BSS_POSTGRES_DSN"]
 	if p.DSN == "" {
 		t.Fatalf("start postgres: no BSS_POSTGRES_DSN in %s/env", dir)
