@@ -85,7 +85,7 @@ func fixtureSnapshot(version uint64) *procs.Snapshot {
 				{Proc: procs.Proc{PID: 718001, PPID: 717576, Command: "loki", StartTime: 9005}, ContainerID: ctrA1, Threads: []int{718001, 718002}},
 			},
 		},
-	}, []procs.Proc{{PID: 1, Command: "systemd"}})
+	}, []procs.Process{{Proc: procs.Proc{PID: 1, Command: "systemd"}}})
 }
 
 type podsView struct {

@@ -64,7 +64,7 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		newSnapshot(1, time.Now(), buildPods(pods), host, ScanStats{})
+		newSnapshot(1, time.Now(), buildPods(pods), host, nil, ScanStats{})
 	}
 	_ = os.RemoveAll(dir)
 }

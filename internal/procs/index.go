@@ -47,14 +47,16 @@ type Index struct {
 	watched atomic.Pointer[[]int] // PIDs outside pods to check at every poll
 
 	// Owned by Run.
-	rd      *reader
-	hier    hierarchies
-	pods    map[int]*tracked
-	host    map[int]Proc
-	stats   ScanStats
-	dirs    map[string]CgroupRef // container cgroup dirs polled for members
-	watch   *watcher
-	version uint64
+	rd   *reader
+	hier hierarchies
+	pods map[int]*tracked
+	host map[int]Proc
+	// hostThreads holds the threads of watched PIDs outside pods.
+	hostThreads map[int][]int
+	stats       ScanStats
+	dirs        map[string]CgroupRef // container cgroup dirs polled for members
+	watch       *watcher
+	version     uint64
 	// watchErrs counts cgroup directories that could not be watched
 	// (say, at the inotify watch limit); read by Health.
 	watchErrs atomic.Int64
@@ -68,7 +70,7 @@ func New(opts Options) *Index {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Index{opts: opts, log: opts.Logger}
+	return &Index{opts: opts, log: opts.Logger, hostThreads: map[int][]int{}}
 }
 
 // Snapshot returns the current snapshot, or nil before the first scan.
@@ -271,23 +273,10 @@ func (ix *Index) poll() {
 		}
 		delete(members, dir)
 	}
-	// Watched PIDs outside pods: gone, reused, or new since the last scan.
-	if w := ix.watched.Load(); w != nil {
-		for _, pid := range *w {
-			if _, inPod := ix.pods[pid]; inPod {
-				continue
-			}
-			st, ok := ix.readStat(pid)
-			old, known := ix.host[pid]
-			switch {
-			case !ok && known:
-				delete(ix.host, pid)
-				hostChanged = true
-			case ok && (!known || old.StartTime != st.StartTime):
-				ix.host[pid] = Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}
-				hostChanged = true
-			}
-		}
+	// Watched PIDs outside pods: gone, reused, or new since the last scan,
+	// and their threads.
+	if ix.pollWatched() {
+		hostChanged = true
 	}
 	// Members of directories that vanished.
 	for _, pids := range members {
@@ -299,6 +288,46 @@ func (ix *Index) poll() {
 	if changed || hostChanged {
 		ix.publish(hostChanged)
 	}
+}
+
+// pollWatched re-reads the PIDs strategies target that are outside pods,
+// and their threads, which the index keeps only for them. It reports
+// whether any changed.
+func (ix *Index) pollWatched() bool {
+	changed := false
+	watched := map[int]bool{}
+	if w := ix.watched.Load(); w != nil {
+		for _, pid := range *w {
+			if _, inPod := ix.pods[pid]; inPod {
+				continue
+			}
+			watched[pid] = true
+			st, ok := ix.readStat(pid)
+			old, known := ix.host[pid]
+			switch {
+			case !ok && known:
+				delete(ix.host, pid)
+				changed = true
+			case ok && (!known || old.StartTime != st.StartTime):
+				ix.host[pid] = Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}
+				changed = true
+			}
+			if !ok {
+				continue
+			}
+			if th := threads(ix.opts.ProcRoot, pid); !slices.Equal(th, ix.hostThreads[pid]) {
+				ix.hostThreads[pid] = th
+				changed = true
+			}
+		}
+	}
+	for pid := range ix.hostThreads {
+		if !watched[pid] || ix.host[pid].PID == 0 {
+			delete(ix.hostThreads, pid)
+			changed = true
+		}
+	}
+	return changed
 }
 
 // reattribute rereads where a pod process that left its cgroup went: it
@@ -363,7 +392,7 @@ func (ix *Index) publish(force bool) {
 	} else {
 		pods = prev.Pods // the same content; keep the published slice
 	}
-	ix.snap.Store(newSnapshot(ix.version, ix.opts.Now(), pods, maps.Clone(ix.host), ix.stats))
+	ix.snap.Store(newSnapshot(ix.version, ix.opts.Now(), pods, maps.Clone(ix.host), maps.Clone(ix.hostThreads), ix.stats))
 	ix.Changed()
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +261,36 @@ func TestPollSeesAYoungProcessExec(t *testing.T) {
 	ix.poll()
 	if p, _ := ix.Snapshot().Process(30); p.Command != "java" {
 		t.Errorf("after the exec, Process(30).Command = %q, want java", p.Command)
+	}
+}
+
+// The index keeps the threads of watched PIDs outside pods current at each
+// poll, and forgets them when the PID is no longer watched.
+func TestPollKeepsWatchedHostThreads(t *testing.T) {
+	ix, procRoot, _ := newPolledIndex(t)
+	writeProc(t, procRoot, 50, "daemon", "0::/system.slice/daemon.service\n")
+	addTask := func(tid int) {
+		if err := os.MkdirAll(filepath.Join(procRoot, "50", "task", fmt.Sprint(tid)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addTask(51)
+	ix.WatchPIDs([]int{50})
+	ix.poll()
+	if got := ix.Snapshot().Threads(50); !slices.Equal(got, []int{50, 51}) {
+		t.Fatalf("Threads(50) = %v, want [50 51]", got)
+	}
+	addTask(52)
+	ix.poll()
+	if got := ix.Snapshot().Threads(50); !slices.Equal(got, []int{50, 51, 52}) {
+		t.Errorf("after a new thread, Threads(50) = %v, want [50 51 52]", got)
+	}
+	ix.WatchPIDs(nil)
+	ix.poll()
+	if got := ix.Snapshot().Threads(50); got != nil {
+		t.Errorf("unwatched, Threads(50) = %v, want nil", got)
+	}
+	if got := ix.Snapshot().Threads(10); !slices.Equal(got, []int{10}) {
+		t.Errorf("Threads of a pod process = %v, want [10]", got)
 	}
 }

@@ -55,7 +55,10 @@ type Snapshot struct {
 	podByUID map[string]int
 	podByPID map[int]int
 	host     map[int]Proc // processes outside any pod, as of the last full scan
-	stats    ScanStats
+	// hostThreads: threads of the processes outside pods that the index
+	// watches (those strategies target by PID).
+	hostThreads map[int][]int
+	stats       ScanStats
 }
 
 // ScanStats describe the last full scan.
@@ -97,6 +100,19 @@ func (s *Snapshot) Process(pid int) (Proc, bool) {
 	}
 	p, ok := s.host[pid]
 	return p, ok
+}
+
+// Threads returns the thread IDs (the main one included) of a pod
+// process, or of a process outside pods that the index watches (see
+// Index.WatchPIDs); nil for any other.
+func (s *Snapshot) Threads(pid int) []int {
+	if i, ok := s.podByPID[pid]; ok {
+		p := &s.Pods[i]
+		if j, found := slices.BinarySearchFunc(p.Processes, pid, func(pr Process, pid int) int { return pr.PID - pid }); found {
+			return p.Processes[j].Threads
+		}
+	}
+	return s.hostThreads[pid]
 }
 
 // Stats returns the statistics of the last full scan.
@@ -174,23 +190,28 @@ func looksLikeSandbox(procs []Process, id string) bool {
 }
 
 // NewSnapshot builds a snapshot from pods (sorted by UID, processes by PID)
-// and the processes outside pods. The index makes its own; this is for
-// other sources of process data and for tests.
-func NewSnapshot(version uint64, taken time.Time, pods []Pod, host []Proc) *Snapshot {
+// and the processes outside pods (ContainerID empty; Threads where known).
+// The index makes its own; this is for other sources of process data and
+// for tests.
+func NewSnapshot(version uint64, taken time.Time, pods []Pod, host []Process) *Snapshot {
 	hm := make(map[int]Proc, len(host))
+	ht := map[int][]int{}
 	for _, p := range host {
-		hm[p.PID] = p
+		hm[p.PID] = p.Proc
+		if p.Threads != nil {
+			ht[p.PID] = p.Threads
+		}
 	}
 	n := len(host)
 	for _, p := range pods {
 		n += len(p.Processes)
 	}
-	return newSnapshot(version, taken, pods, hm, ScanStats{At: taken, Processes: n, PodProcesses: n - len(host)})
+	return newSnapshot(version, taken, pods, hm, ht, ScanStats{At: taken, Processes: n, PodProcesses: n - len(host)})
 }
 
-func newSnapshot(version uint64, taken time.Time, pods []Pod, host map[int]Proc, stats ScanStats) *Snapshot {
+func newSnapshot(version uint64, taken time.Time, pods []Pod, host map[int]Proc, hostThreads map[int][]int, stats ScanStats) *Snapshot {
 	s := &Snapshot{
-		Version: version, Taken: taken, Pods: pods, host: host, stats: stats,
+		Version: version, Taken: taken, Pods: pods, host: host, hostThreads: hostThreads, stats: stats,
 		podByUID: make(map[string]int, len(pods)),
 		podByPID: map[int]int{},
 	}

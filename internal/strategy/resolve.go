@@ -145,6 +145,8 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth
 			threads = pr.Threads
 		} else if s.podConditions() {
 			continue
+		} else {
+			threads = v.Procs.Threads(pid)
 		}
 		// Bound to the first process it targets with all its conditions
 		// holding, not merely the one holding the PID when it was written.

@@ -53,7 +53,7 @@ func testView(t testing.TB, upfStart uint64) *podview.View {
 		{UID: anonUID, QoS: procs.BestEffort,
 			Containers: []procs.Container{{ID: app3}},
 			Processes:  []procs.Process{proc(301, "nr-gnb", app3, 31)}},
-	}, []procs.Proc{{PID: 1, Command: "systemd", StartTime: 1}, {PID: 500, Command: "sshd", StartTime: 5}})
+	}, []procs.Process{{Proc: procs.Proc{PID: 1, Command: "systemd", StartTime: 1}}, {Proc: procs.Proc{PID: 500, Command: "sshd", StartTime: 5}, Threads: []int{500, 501}}})
 	return podview.Build(1, s, meta{
 		upfUID: {UID: upfUID, Name: "upf-0", Namespace: "core", Labels: map[string]string{"nf": "upf", "tier": "data"},
 			Containers: map[string]kube.ContainerMeta{app1: {Name: "upf"}}},
@@ -176,7 +176,7 @@ func TestResolvePIDBindsWhenConditionsHold(t *testing.T) {
 	cs := mustCompile(t, []Strategy{{Name: "web", ExecutionTime: 1000, PID: 500, CommandRegex: "^nginx$"}})
 	bind := Bindings{}
 	host := func(cmd string, start uint64) *podview.View {
-		return podview.Build(1, procs.NewSnapshot(1, time.Unix(0, 0), nil, []procs.Proc{{PID: 500, Command: cmd, StartTime: start}}), meta{})
+		return podview.Build(1, procs.NewSnapshot(1, time.Unix(0, 0), nil, []procs.Process{{Proc: procs.Proc{PID: 500, Command: cmd, StartTime: start}}}), meta{})
 	}
 	if got := render(Resolve(cs, host("sshd", 5), bind, Winners).Entries); got != "" {
 		t.Fatalf("with sshd at the PID = %q, want nothing", got)
@@ -186,6 +186,15 @@ func TestResolvePIDBindsWhenConditionsHold(t *testing.T) {
 	}
 	if got := render(Resolve(cs, host("nginx", 70), bind, Winners).Entries); got != "" {
 		t.Errorf("after the PID was reused by another nginx = %q, want nothing", got)
+	}
+}
+
+// threads: true on a PID strategy also covers the threads of a process
+// outside pods (the index keeps them for the PIDs strategies target).
+func TestResolvePIDThreadsOutsidePods(t *testing.T) {
+	cs := mustCompile(t, []Strategy{{Name: "sshd", ExecutionTime: 1000, PID: 500, Threads: true}})
+	if got := render(Resolve(cs, testView(t, 11), Bindings{}, Winners).Entries); got != "500:sshd 501:sshd" {
+		t.Errorf("entries = %q, want the process and its thread", got)
 	}
 }
 
