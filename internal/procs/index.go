@@ -53,10 +53,14 @@ type Index struct {
 	host map[int]Proc
 	// hostThreads holds the threads of watched PIDs outside pods.
 	hostThreads map[int][]int
-	stats       ScanStats
-	dirs        map[string]CgroupRef // container cgroup dirs polled for members
-	watch       *watcher
-	version     uint64
+	// pollGen counts polls; a tracked process listed by its cgroup in the
+	// current poll has polled == pollGen. pidBuf and leftBuf are reused.
+	pollGen         uint64
+	pidBuf, leftBuf []int
+	stats           ScanStats
+	dirs            map[string]CgroupRef // container cgroup dirs polled for members
+	watch           *watcher
+	version         uint64
 	// watchErrs counts cgroup directories that could not be watched
 	// (say, at the inotify watch limit); read by Health.
 	watchErrs atomic.Int64
@@ -221,22 +225,15 @@ func (ix *Index) reconcile() error {
 	return nil
 }
 
-// poll reads cgroup.procs of every known container cgroup and applies the
-// difference to the pod processes: new PIDs are read from /proc, PIDs that
-// left are dropped. Cost: one small read per container.
+// poll reads cgroup.procs of every cgroup that holds a pod process and
+// applies the difference to the pod processes: new PIDs are read from
+// /proc, PIDs that left are re-read to see where they went. With nothing
+// changed it costs one small read per cgroup, and no allocation that
+// grows with the number of processes.
 func (ix *Index) poll() {
-	changed, hostChanged := false, false
-	members := map[string]map[int]bool{}
-	for pid, t := range ix.pods {
-		if t.dir == "" {
-			continue
-		}
-		if members[t.dir] == nil {
-			members[t.dir] = map[int]bool{}
-		}
-		members[t.dir][pid] = true
-	}
-	var pids []int
+	changed := false
+	ix.pollGen++
+	pids := ix.pidBuf[:0]
 	for dir, ref := range ix.dirs {
 		b, err := ix.rd.read(dir + "/cgroup.procs")
 		if err != nil {
@@ -247,11 +244,12 @@ func (ix *Index) poll() {
 			continue
 		}
 		pids = parsePIDList(b, pids[:0])
-		now := map[int]bool{}
 		for _, pid := range pids {
-			now[pid] = true
 			t, known := ix.pods[pid]
 			if known && (t.dir == dir || t.ref.ContainerID == ref.ContainerID) {
+				if t.dir == dir {
+					t.polled = ix.pollGen
+				}
 				if t.young && ix.recheck(pid, t) {
 					changed = true
 				}
@@ -261,30 +259,28 @@ func (ix *Index) poll() {
 			if !ok {
 				continue
 			}
-			ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid), young: true}
+			ix.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(ix.opts.ProcRoot, pid), young: true, polled: ix.pollGen}
 			delete(ix.host, pid)
 			changed = true
 		}
-		for pid := range members[dir] {
-			if !now[pid] {
-				ix.reattribute(pid)
-				changed = true
-			}
-		}
-		delete(members, dir)
 	}
+	ix.pidBuf = pids
+	// Pod processes their cgroup no longer lists, or whose cgroup is gone
+	// or could not be read: they exited, or moved.
+	left := ix.leftBuf[:0]
+	for pid, t := range ix.pods {
+		if t.dir != "" && t.polled != ix.pollGen {
+			left = append(left, pid)
+		}
+	}
+	for _, pid := range left {
+		ix.reattribute(pid)
+		changed = true
+	}
+	ix.leftBuf = left
 	// Watched PIDs outside pods: gone, reused, or new since the last scan,
 	// and their threads.
-	if ix.pollWatched() {
-		hostChanged = true
-	}
-	// Members of directories that vanished.
-	for _, pids := range members {
-		for pid := range pids {
-			ix.reattribute(pid)
-			changed = true
-		}
-	}
+	hostChanged := ix.pollWatched()
 	if changed || hostChanged {
 		ix.publish(hostChanged)
 	}

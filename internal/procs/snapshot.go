@@ -130,7 +130,8 @@ type tracked struct {
 	// young: first seen since the previous full scan, so its command may
 	// still change (a shell that execs the real program) before the
 	// next one; polls re-read it.
-	young bool
+	young  bool
+	polled uint64 // the last poll whose read of dir listed it
 }
 
 // buildPods groups tracked processes into sorted pods.
