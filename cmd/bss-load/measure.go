@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/bss-api/bss-api/internal/procs/procfixture"
+	"github.com/bss-api/bss-api/internal/testsupport/procfixture"
 )
 
 // maxCapHint bounds the latencies preallocated per connection.

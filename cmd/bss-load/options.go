@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/procs/procfixture"
+	"github.com/bss-api/bss-api/internal/testsupport/procfixture"
 )
 
 // errHelp reports that -h was given and usage was printed.

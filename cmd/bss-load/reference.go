@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/reference"
+	"github.com/bss-api/bss-api/internal/testsupport/reference"
 )
 
 // serveReference runs the reference server on listen until ctx is done.

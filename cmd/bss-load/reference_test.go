@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/reference"
+	"github.com/bss-api/bss-api/internal/testsupport/reference"
 )
 
 func TestReferencePostMetrics(t *testing.T) {

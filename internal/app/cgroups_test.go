@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/testenv"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
 // podsView is GET /api/v1/pods/pids as a test reads it.

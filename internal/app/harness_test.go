@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/apitest"
+	"github.com/bss-api/bss-api/internal/testsupport/apitest"
 )
 
 // testServer is a server started through Run, exactly as main starts it.

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/bss-api/bss-api/internal/testenv"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
 // TestKubernetesOutage stops the API server under a running bss-api: it

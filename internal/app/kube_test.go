@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/bss-api/bss-api/internal/testenv"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
 // kubePod is a pod created through the API server, with real cgroups and

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 
-	"github.com/bss-api/bss-api/internal/testenv"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
 // manifestObjects reads every object of every YAML file under k8s/.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/testenv"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
 // TestRealPrometheusScrapesServer runs a real Prometheus server that scrapes

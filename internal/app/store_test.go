@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/testenv"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
 // stopServer stops srv and waits for Run to return.

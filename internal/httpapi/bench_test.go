@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/reference"
+	"github.com/bss-api/bss-api/internal/testsupport/reference"
 )
 
 const benchBody = `{"usersched_pid":1234,"nr_queued":10,"nr_scheduled":5,"nr_running":2,"nr_online_cpus":8,"nr_user_dispatches":100,"nr_kernel_dispatches":50,"nr_cancel_dispatches":2,"nr_bounce_dispatches":1,"nr_failed_dispatches":0,"nr_sched_congested":3}`

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/apitest/contract"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 

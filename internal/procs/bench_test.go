@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/procs/procfixture"
+	"github.com/bss-api/bss-api/internal/testsupport/procfixture"
 )
 
 // BenchmarkScanFixture measures a full reconcile scan over synthetic /proc

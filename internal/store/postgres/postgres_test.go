@@ -14,9 +14,9 @@ import (
 
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
-	"github.com/bss-api/bss-api/internal/store/storetest"
+	"github.com/bss-api/bss-api/internal/testsupport/storetest"
 	"github.com/bss-api/bss-api/internal/strategy"
-	"github.com/bss-api/bss-api/internal/testenv"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
 // TestPostgres runs every test against one private cluster (starting one

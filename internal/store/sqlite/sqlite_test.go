@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bss-api/bss-api/internal/metrics"
-	"github.com/bss-api/bss-api/internal/store/storetest"
+	"github.com/bss-api/bss-api/internal/testsupport/storetest"
 )
 
 // openRunning opens a store at path and runs it until the test ends.

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/bss-api/bss-api/internal/store/memory"
-	"github.com/bss-api/bss-api/internal/store/storetest"
+	"github.com/bss-api/bss-api/internal/testsupport/storetest"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 

@@ -15,7 +15,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/apitest/contract"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/httpapi"
 )
 
