@@ -1,6 +1,9 @@
 package notify
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestNotifierCoalesces(t *testing.T) {
 	var n Notifier
@@ -23,4 +26,21 @@ func TestNotifierCoalesces(t *testing.T) {
 		t.Fatal("notified after cancel")
 	default:
 	}
+}
+
+func TestBatchFiresOncePerBurst(t *testing.T) {
+	b := NewBatch()
+	defer b.Stop()
+	b.Arm(time.Millisecond)
+	b.Arm(time.Hour) // already armed: must not push the deadline out
+	<-b.C()
+	b.Fired()
+	select {
+	case <-b.C():
+		t.Fatal("fired twice for one burst")
+	case <-time.After(20 * time.Millisecond):
+	}
+	b.Arm(time.Millisecond) // a new burst after Fired
+	<-b.C()
+	b.Fired()
 }
