@@ -16,11 +16,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/memory"
 	"github.com/bss-api/bss-api/internal/strategy"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 // seedExample is the request body of the seed's POST /api/v1/metrics example.

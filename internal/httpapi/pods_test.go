@@ -13,11 +13,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
 	"github.com/bss-api/bss-api/internal/strategy"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 const (

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/strategy"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 // schedulerView is exactly what a scheduler client decodes.
