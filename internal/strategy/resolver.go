@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,7 +176,7 @@ func (r *Resolver) refreshLocked(ctx context.Context) error {
 	// demand.
 	res := Resolve(r.compiled, v, r.bind, Winners)
 	cur := r.snap.Load()
-	if cur == nil || !reflect.DeepEqual(cur.Entries, res.Entries) {
+	if cur == nil || !slices.Equal(cur.Entries, res.Entries) {
 		r.version++
 	}
 	r.snap.Store(&Snapshot{Version: r.version, ResolvedAt: r.opts.Now(), Strategies: r.list, Result: res})

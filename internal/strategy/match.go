@@ -8,7 +8,9 @@ import (
 	"github.com/bss-api/bss-api/internal/podview"
 )
 
-// Entry is one resolved PID (or TID) with the strategy that won it.
+// Entry is one resolved PID (or TID) with the strategy that won it. It is
+// comparable, and must stay so: the resolver compares entries with ==
+// to decide whether a resolution changed.
 type Entry struct {
 	PID           int
 	Priority      bool
