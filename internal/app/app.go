@@ -116,6 +116,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:    recorder,
 		Gate:       gate,
 		Pods:       view,
+		Resolution: resolver,
 		Strategies: resolver,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),

@@ -170,8 +170,8 @@ func TestCORS(t *testing.T) {
 
 func TestPanicBecomesJSON500(t *testing.T) {
 	cfg := newTestConfig(&fakeClock{now: start})
-	s := &server{Config: cfg, log: cfg.Logger, respond: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
-	h := s.observe("GET /boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	obs := observer{rs: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
+	h := obs.wrap("GET /boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boom", nil))
 	if rec.Code != http.StatusInternalServerError {
@@ -188,8 +188,8 @@ func TestPanicBecomesJSON500(t *testing.T) {
 // is counted as a 500 and leaves the in-flight gauge.
 func TestPanicAfterHeadersAborts(t *testing.T) {
 	cfg := newTestConfig(&fakeClock{now: start})
-	s := &server{Config: cfg, log: cfg.Logger, respond: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
-	h := s.observe("GET /boom", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	obs := observer{rs: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
+	h := obs.wrap("GET /boom", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"success":tr`))
 		panic("boom")
@@ -203,10 +203,10 @@ func TestPanicAfterHeadersAborts(t *testing.T) {
 		}()
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/boom", nil))
 	}()
-	if got := testutil.ToFloat64(s.metrics.inFlight); got != 0 {
+	if got := testutil.ToFloat64(obs.metrics.inFlight); got != 0 {
 		t.Errorf("in flight = %v after the request, want 0", got)
 	}
-	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("GET /boom", "GET", "500")); got != 1 {
+	if got := testutil.ToFloat64(obs.metrics.requests.WithLabelValues("GET /boom", "GET", "500")); got != 1 {
 		t.Errorf("requests{code=500} = %v, want 1", got)
 	}
 }

@@ -76,14 +76,16 @@ func newTestConfig(clock *fakeClock) Config {
 	gate := &health.Gate{}
 	gate.Set(true)
 	pods := newFakeIndex(fixtureSnapshot(1))
+	resolver := strategy.NewResolver(strategy.Options{Store: &strategy.MemoryStore{}, Views: pods, Max: 1000,
+		Debounce: time.Millisecond, Now: clock.Now})
 	return Config{
-		Logger:   slog.New(slog.DiscardHandler),
-		Registry: reg,
-		Metrics:  recorder,
-		Pods:     pods,
-		Strategies: strategy.NewResolver(strategy.Options{Store: &strategy.MemoryStore{}, Views: pods, Max: 1000,
-			Debounce: time.Millisecond, Now: clock.Now}),
-		Gate: gate,
+		Logger:     slog.New(slog.DiscardHandler),
+		Registry:   reg,
+		Metrics:    recorder,
+		Pods:       pods,
+		Resolution: resolver,
+		Strategies: resolver,
+		Gate:       gate,
 		Checks: []health.Check{{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
 			return health.Report{State: health.OK, Detail: "memory"}
 		}}},
@@ -107,6 +109,11 @@ func newTestEnv(t *testing.T, v *contract.Validator, edit func(*Config)) *testEn
 	srv := httptest.NewServer(New(cfg))
 	t.Cleanup(srv.Close)
 	return &testEnv{cfg: cfg, clock: clock, client: contract.NewClient(v, srv.URL, srv.Client())}
+}
+
+// testRoutes returns the route table New builds from cfg.
+func testRoutes(cfg Config) []route {
+	return routeTable(cfg, responder{log: cfg.Logger}, newETags(), &endpointList{})
 }
 
 func newValidator(t *testing.T) *contract.Validator {
@@ -134,7 +141,7 @@ func TestOpenAPIDocumentCoversRouteTable(t *testing.T) {
 	}
 	cfg := newTestConfig(&fakeClock{now: start})
 	New(cfg) // the route table must build into a server
-	routes := (&server{Config: cfg}).routeTable()
+	routes := testRoutes(cfg)
 
 	fromRoutes := map[string]string{} // "METHOD path" -> description
 	for _, rt := range routes {
@@ -286,7 +293,7 @@ func TestEndpointsMatchOpenAPI(t *testing.T) {
 	env := newTestEnv(t, v, nil)
 
 	var wantEndpoints []endpoint
-	for _, rt := range (&server{Config: env.cfg}).routeTable() {
+	for _, rt := range testRoutes(env.cfg) {
 		wantEndpoints = append(wantEndpoints, rt.endpoint())
 	}
 	endpointsJSON, err := json.Marshal(wantEndpoints)

@@ -304,7 +304,7 @@ func TestPodPIDsGzip(t *testing.T) {
 func TestCachedEndpointsValidators(t *testing.T) {
 	cfg := newTestConfig(&fakeClock{now: start})
 	cfg.CORSOrigins = []string{"https://a.example", "https://b.example"}
-	if err := cfg.Strategies.(*strategy.Resolver).Refresh(context.Background()); err != nil {
+	if err := cfg.Resolution.(*strategy.Resolver).Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	h := New(cfg)

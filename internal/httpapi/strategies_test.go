@@ -29,7 +29,7 @@ const seedStrategies = `{"strategies":[{"priority":true,"execution_time":2000000
 func strategyEnv(t *testing.T) *testEnv {
 	t.Helper()
 	env := newTestEnv(t, newValidator(t), nil)
-	if err := env.cfg.Strategies.(*strategy.Resolver).Refresh(context.Background()); err != nil {
+	if err := env.cfg.Resolution.(*strategy.Resolver).Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return env
