@@ -98,13 +98,19 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
 
-	resolver := strategy.NewResolver(strategy.Options{
+	resolver := strategy.NewResolver(strategy.ResolverOptions{
 		Store:    st.strategies,
 		Views:    view,
 		Watcher:  index,
 		Changes:  st.changes,
-		Max:      cfg.MaxStrategies,
 		Debounce: 20 * time.Millisecond,
+		Logger:   log.With("component", "strategy"),
+		Now:      now,
+	})
+	strategies := strategy.NewService(strategy.ServiceOptions{
+		Store:    st.strategies,
+		Resolver: resolver,
+		Max:      cfg.MaxStrategies,
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})
@@ -117,7 +123,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Gate:       gate,
 		Pods:       view,
 		Resolution: resolver,
-		Strategies: resolver,
+		Strategies: strategies,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			{Name: "store", Critical: true, Probe: st.health},

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
-	"github.com/bss-api/bss-api/internal/strategy"
 	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
@@ -48,7 +46,7 @@ func (f *fakeIndex) set(s *procs.Snapshot) {
 
 func (f *fakeIndex) View() *podview.View { return f.view.Load() }
 
-// Subscribe never notifies: tests that change the view call Refresh.
+// Subscribe never notifies: no test changes the view under a resolver.
 func (f *fakeIndex) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }
 
 // fakeMeta knows pod A, as the API server would; pod B is unknown.
@@ -264,7 +262,7 @@ func TestETagsDoNotSurviveARestart(t *testing.T) {
 }
 
 func TestPodPIDsGzip(t *testing.T) {
-	cfg := newTestConfig(&fakeClock{now: start})
+	cfg := newTestConfig(t, &fakeClock{now: start})
 	cfg.Pods = newFakeIndex(fixtureSnapshot(3))
 	h := New(cfg)
 	plain := httptest.NewRecorder()
@@ -302,11 +300,9 @@ func TestPodPIDsGzip(t *testing.T) {
 // A 304 carries no body and the cached endpoints keep the Vary: Origin
 // that CORS adds beside their own Vary: Accept-Encoding, on 200 and 304.
 func TestCachedEndpointsValidators(t *testing.T) {
-	cfg := newTestConfig(&fakeClock{now: start})
+	cfg := newTestConfig(t, &fakeClock{now: start})
 	cfg.CORSOrigins = []string{"https://a.example", "https://b.example"}
-	if err := cfg.Resolution.(*strategy.Resolver).Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	syncStrategies(t, cfg)
 	h := New(cfg)
 	get := func(path, tag string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, path, nil)

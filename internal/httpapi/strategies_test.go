@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/strategy"
 	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
@@ -29,9 +27,7 @@ const seedStrategies = `{"strategies":[{"priority":true,"execution_time":2000000
 func strategyEnv(t *testing.T) *testEnv {
 	t.Helper()
 	env := newTestEnv(t, newValidator(t), nil)
-	if err := env.cfg.Resolution.(*strategy.Resolver).Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	syncStrategies(t, env.cfg)
 	return env
 }
 
