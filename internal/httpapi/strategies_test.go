@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,14 +12,17 @@ import (
 
 // schedulerView is exactly what a scheduler client decodes.
 type schedulerView struct {
-	Success    bool   `json:"success"`
-	Message    string `json:"message"`
-	Timestamp  string `json:"timestamp"`
-	Scheduling []struct {
-		Priority      bool   `json:"priority"`
-		ExecutionTime uint64 `json:"execution_time"`
-		PID           int    `json:"pid"`
-	} `json:"scheduling"`
+	Success    bool             `json:"success"`
+	Message    string           `json:"message"`
+	Timestamp  string           `json:"timestamp"`
+	Scheduling []schedulerEntry `json:"scheduling"`
+}
+
+// schedulerEntry is the seed's entry, all a scheduler reads of it.
+type schedulerEntry struct {
+	Priority      bool   `json:"priority"`
+	ExecutionTime uint64 `json:"execution_time"`
+	PID           int    `json:"pid"`
 }
 
 const seedStrategies = `{"strategies":[{"priority":true,"execution_time":20000000,"selectors":[{"key":"app","value":"loki"}]},
@@ -61,13 +65,12 @@ func TestStrategiesSeedRoundTrip(t *testing.T) {
 	// 718001. The selector strategy takes loki, never pause; the seed's pid
 	// strategy takes 717720, which runs here.
 	v, _ = getScheduling(t, env.client, "")
-	got := ""
-	for _, e := range v.Scheduling {
-		got += " " + jsonString(e)
+	want := []schedulerEntry{
+		{Priority: false, ExecutionTime: 10000000, PID: 717720},
+		{Priority: true, ExecutionTime: 20000000, PID: 718001},
 	}
-	want := ` {"priority":false,"execution_time":10000000,"pid":717720} {"priority":true,"execution_time":20000000,"pid":718001}`
-	if got != want {
-		t.Errorf("scheduling =%s\nwant%s", got, want)
+	if !slices.Equal(v.Scheduling, want) {
+		t.Errorf("scheduling = %+v, want %+v", v.Scheduling, want)
 	}
 	defs := env.client.Get(t, "/api/v1/scheduling/strategies/definitions")
 	if !strings.Contains(string(defs.Body), `"name":"strategy-1"`) || !strings.Contains(string(defs.Body), `"name":"strategy-2"`) {
@@ -79,11 +82,6 @@ func TestStrategiesSeedRoundTrip(t *testing.T) {
 			t.Errorf("verbose lacks %s: %s", w, verbose.Body)
 		}
 	}
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func TestStrategiesETag(t *testing.T) {
