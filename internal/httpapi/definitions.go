@@ -10,7 +10,7 @@ import (
 )
 
 type strategyReplacer interface {
-	ReplaceAll(ctx context.Context, list []strategy.Strategy) ([]strategy.Strategy, error)
+	ReplaceAll(ctx context.Context, list []strategy.Strategy) (strategy.Written, error)
 }
 
 type definitionReader interface {
@@ -18,7 +18,7 @@ type definitionReader interface {
 }
 
 type definitionPutter interface {
-	Put(ctx context.Context, s strategy.Strategy) (created bool, err error)
+	Put(ctx context.Context, s strategy.Strategy) (strategy.Written, error)
 }
 
 type definitionDeleter interface {
@@ -38,6 +38,9 @@ type savedResponse struct {
 	envelope
 	Saved      int      `json:"saved"`
 	Strategies []string `json:"strategies"`
+	// Stamped lists the pid strategies limited to this node on the way to
+	// a shared store; absent when none was.
+	Stamped []strategy.Stamp `json:"stamped,omitempty"`
 }
 
 // postStrategies is the seed's replace-all.
@@ -53,12 +56,13 @@ func postStrategies(svc strategyReplacer, limit int64, now func() time.Time, rs 
 			rs.error(w, r, err)
 			return
 		}
-		names := make([]string, len(saved))
-		for i, st := range saved {
+		names := make([]string, len(saved.Strategies))
+		for i, st := range saved.Strategies {
 			names[i] = st.Name
 		}
 		rs.json(w, r, http.StatusOK, savedResponse{
-			envelope: ok(now(), "Scheduling strategies saved successfully"), Saved: len(saved), Strategies: names,
+			envelope: ok(now(), "Scheduling strategies saved successfully"),
+			Saved:    len(names), Strategies: names, Stamped: saved.Stamped,
 		})
 	})
 }
@@ -86,7 +90,8 @@ func getDefinitions(svc definitionReader, now func() time.Time, rs responder) ht
 
 type definitionResponse struct {
 	envelope
-	Strategy strategy.Strategy `json:"strategy"`
+	Strategy strategy.Strategy `json:"strategy"` // as stored
+	Stamped  []strategy.Stamp  `json:"stamped,omitempty"`
 }
 
 func putDefinition(svc definitionPutter, limit int64, now func() time.Time, rs responder) http.Handler {
@@ -107,16 +112,16 @@ func putDefinition(svc definitionPutter, limit int64, now func() time.Time, rs r
 			return
 		}
 		st.Name = name
-		created, err := svc.Put(r.Context(), st)
+		put, err := svc.Put(r.Context(), st)
 		if err != nil {
 			rs.error(w, r, err)
 			return
 		}
 		status, msg := http.StatusOK, "Strategy replaced successfully"
-		if created {
+		if put.Created {
 			status, msg = http.StatusCreated, "Strategy created successfully"
 		}
-		rs.json(w, r, status, definitionResponse{envelope: ok(now(), msg), Strategy: st})
+		rs.json(w, r, status, definitionResponse{envelope: ok(now(), msg), Strategy: put.Strategies[0], Stamped: put.Stamped})
 	})
 }
 

@@ -76,18 +76,21 @@ func newTestConfig(t testing.TB, clock *fakeClock) Config {
 }
 
 // strategySetup says how useStrategies builds a config's strategies.
-type strategySetup struct{}
+type strategySetup struct {
+	shared bool // the store counts as shared between nodes
+}
 
 // useStrategies gives cfg strategies as internal/app wires them, over an
 // empty memory store: a service, and a resolver over cfg.Pods that runs
-// until the test ends.
-func useStrategies(t testing.TB, cfg *Config, _ strategySetup) {
+// until the test ends, both on node cfg.Node.
+func useStrategies(t testing.TB, cfg *Config, o strategySetup) {
 	t.Helper()
 	store := &strategy.MemoryStore{}
 	resolver := strategy.NewResolver(strategy.ResolverOptions{Store: store, Views: cfg.Pods.(strategy.ViewSource),
-		Debounce: time.Millisecond, Now: cfg.Now})
+		Node: cfg.Node, Debounce: time.Millisecond, Now: cfg.Now})
 	cfg.Resolution = resolver
-	cfg.Strategies = strategy.NewService(strategy.ServiceOptions{Store: store, Resolver: resolver, Max: 1000, Now: cfg.Now})
+	cfg.Strategies = strategy.NewService(strategy.ServiceOptions{Store: store, Resolver: resolver, Max: 1000,
+		Node: cfg.Node, Shared: o.shared, Now: cfg.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- resolver.Run(ctx) }()

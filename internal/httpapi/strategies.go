@@ -30,7 +30,7 @@ type StrategyService interface {
 }
 
 type previewer interface {
-	Preview(ctx context.Context, list []strategy.Strategy) (*strategy.Snapshot, error)
+	Preview(ctx context.Context, list []strategy.Strategy) (*strategy.Snapshot, []strategy.Stamp, error)
 }
 
 type explainer interface {
@@ -137,6 +137,7 @@ type previewResponse struct {
 	envelope
 	Scheduling []schedulingEntry `json:"scheduling"`
 	Strategies []strategyCount   `json:"strategies"`
+	Stamped    []strategy.Stamp  `json:"stamped,omitempty"` // as a save would stamp
 }
 
 func postPreview(p previewer, limit int64, now func() time.Time, rs responder) http.Handler {
@@ -146,7 +147,7 @@ func postPreview(p previewer, limit int64, now func() time.Time, rs responder) h
 			rs.error(w, r, err)
 			return
 		}
-		snap, err := p.Preview(r.Context(), list)
+		snap, stamped, err := p.Preview(r.Context(), list)
 		if err != nil {
 			rs.error(w, r, err)
 			return
@@ -155,6 +156,7 @@ func postPreview(p previewer, limit int64, now func() time.Time, rs responder) h
 			envelope:   ok(now(), "Scheduling strategies previewed; nothing was saved"),
 			Scheduling: schedulingEntries(snap.Entries, true),
 			Strategies: counts(snap),
+			Stamped:    stamped,
 		})
 	})
 }

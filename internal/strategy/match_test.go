@@ -14,6 +14,9 @@ import (
 	"github.com/bss-api/bss-api/internal/procs"
 )
 
+// testNode is the node the tests resolve on.
+const testNode = "node-a"
+
 const (
 	upfUID  = "11111111-1111-4111-8111-111111111111"
 	gnbUID  = "22222222-2222-4222-8222-222222222222"
@@ -84,7 +87,7 @@ func mustCompile(t testing.TB, list []Strategy) []*compiled {
 	}
 	cs := make([]*compiled, len(norm))
 	for i, s := range norm {
-		if cs[i], err = compile(s); err != nil {
+		if cs[i], err = compile(s, testNode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,6 +155,21 @@ func TestResolve(t *testing.T) {
 			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 500, Selectors: []LabelSelector{{"nf", "upf"}}}}, []won{}},
 		{"two pid strategies on one pid: the first wins",
 			[]Strategy{{Name: "p1", ExecutionTime: 1000, PID: 1}, {Name: "p2", ExecutionTime: 2000, PID: 1}}, []won{{1, "p1"}}},
+		{"a pid strategy for this node applies",
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 500, Nodes: []string{"node-b", testNode}}}, []won{{500, "p"}}},
+		{"a pid strategy for other nodes does not",
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 500, Nodes: []string{"node-b"}}}, []won{}},
+		{"a pid strategy for other nodes leaves its PID to a selector strategy",
+			[]Strategy{{Name: "sel", ExecutionTime: 1000, Namespaces: []string{"ran"}}, {Name: "pid", ExecutionTime: 2000, PID: 201, Nodes: []string{"node-b"}}},
+			[]won{{201, "sel"}, {202, "sel"}}},
+		{"nodes and a pid's other conditions are ANDed",
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 201, Nodes: []string{testNode}, Namespaces: []string{"core"}}}, []won{}},
+		{"a selector strategy for this node applies",
+			[]Strategy{{Name: "s", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "upf"}}, Nodes: []string{testNode}}}, []won{{101, "s"}}},
+		{"a selector strategy for other nodes does not, and the next one wins",
+			[]Strategy{{Name: "a", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "upf"}}, Nodes: []string{"node-b"}},
+				{Name: "b", ExecutionTime: 1000, CommandRegex: "^upf$"}},
+			[]won{{101, "b"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,6 +273,11 @@ func TestNormalizeAndValidate(t *testing.T) {
 		{"bad label_selector", []Strategy{{ExecutionTime: 1000, LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "k", Operator: "Maybe"}}}}}, 10, "label_selector"},
 		{"duplicate names", []Strategy{{Name: "x", ExecutionTime: 1000, PID: 1}, {Name: "x", ExecutionTime: 1000, PID: 2}}, 10, `"x" is also the name of strategies[0]`},
 		{"bad name", []Strategy{{Name: "Not Valid", ExecutionTime: 1000, PID: 1}}, 10, "name:"},
+		{"nodes", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: []string{"node-a", "ip-10-0-0-1.ec2.internal"}}}, 10, ""},
+		{"nodes alone target nothing", []Strategy{{ExecutionTime: 1000, Nodes: []string{"node-a"}}}, 10, "targets nothing"},
+		{"bad node name", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: []string{"node-a", "Node_B"}}}, 10, `nodes[1]: "Node_B" is not a node name`},
+		{"node name too long", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: []string{strings.Repeat("a", 254)}}}, 10, "nodes[0]"},
+		{"too many nodes", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: slices.Repeat([]string{"n"}, 101)}}, 10, "nodes: 101 given, at most 100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,7 +305,9 @@ func TestNormalizeAndValidate(t *testing.T) {
 func TestDecodeList(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"strategies":[{"priority":true,"execution_time":20000000,"selectors":[{"key":"nf","value":"upf"}]},{"priority":false,"execution_time":10000000,"pid":717720}]}`: "",
-		`{"strategies":[]}`:                      "",
+		`{"strategies":[]}`: "",
+		`{"strategies":[{"execution_time":1000,"pid":7,"nodes":["node-a"]}]}`: "",
+		`{"strategies":[{"execution_time":1000,"pid":7,"nodes":"node-a"}]}`:   "strategies[0].nodes",
 		`{}`:                                     "strategies: required",
 		`null`:                                   "null",
 		``:                                       "empty",

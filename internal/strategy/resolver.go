@@ -58,6 +58,9 @@ type ResolverOptions struct {
 	// Changes, when the store is shared, wakes the resolver on changes
 	// written by other instances. Optional.
 	Changes ChangeSource
+	// Node is this server's node: a strategy with nodes applies only if
+	// they list it.
+	Node string
 	// Debounce batches bursts of view changes into one resolution.
 	Debounce time.Duration
 	Logger   *slog.Logger
@@ -254,7 +257,7 @@ func (r *Resolver) reload(ctx context.Context) error {
 	}
 	cs := make([]*compiled, 0, len(list))
 	for _, s := range list {
-		c, err := compile(s)
+		c, err := compile(s, r.opts.Node)
 		if err != nil {
 			return err // stored strategies were validated on write
 		}

@@ -50,7 +50,8 @@ type fixtureOptions struct {
 	views   ViewSource     // default: testView(t, 11), never changing
 	changes ChangeSource   // default: none
 	max     int            // default: 10
-	service ServiceOptions // Store, Resolver, Max are filled in
+	node    string         // this server's node; default testNode
+	service ServiceOptions // Store, Resolver, Max and Node are filled in
 }
 
 // fixture is a resolver running until the test ends, and a service
@@ -72,8 +73,11 @@ func startFixture(t *testing.T, o fixtureOptions) *fixture {
 	if o.max == 0 {
 		o.max = 10
 	}
-	r := NewResolver(ResolverOptions{Store: o.store, Views: o.views, Changes: o.changes, Debounce: time.Millisecond})
-	o.service.Store, o.service.Resolver, o.service.Max = o.store, r, o.max
+	if o.node == "" {
+		o.node = testNode
+	}
+	r := NewResolver(ResolverOptions{Store: o.store, Views: o.views, Changes: o.changes, Node: o.node, Debounce: time.Millisecond})
+	o.service.Store, o.service.Resolver, o.service.Max, o.service.Node = o.store, r, o.max, o.node
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -155,15 +159,15 @@ func TestServiceWrites(t *testing.T) {
 	if err := r.Sync(ctx); err != nil || r.Snapshot().Version != v1 {
 		t.Errorf("a resolution without change moved the version from %d to %d (%v)", v1, r.Snapshot().Version, err)
 	}
-	created, err := svc.Put(ctx, Strategy{Name: "gnb", ExecutionTime: 1000, Namespaces: []string{"ran"}})
-	if err != nil || !created {
-		t.Fatalf("Put = %v, %v", created, err)
+	put, err := svc.Put(ctx, Strategy{Name: "gnb", ExecutionTime: 1000, Namespaces: []string{"ran"}})
+	if err != nil || !put.Created {
+		t.Fatalf("Put = %+v, %v", put, err)
 	}
 	if got, want := f.resolved(), []won{{201, "gnb"}, {202, "strategy-1"}}; !slices.Equal(got, want) {
 		t.Errorf("after put = %v, want %v", got, want)
 	}
-	if created, err := svc.Put(ctx, Strategy{Name: "gnb", ExecutionTime: 2000, Namespaces: []string{"core"}}); err != nil || created {
-		t.Errorf("replace = %v, %v", created, err)
+	if put, err := svc.Put(ctx, Strategy{Name: "gnb", ExecutionTime: 2000, Namespaces: []string{"core"}}); err != nil || put.Created {
+		t.Errorf("replace = %+v, %v", put, err)
 	}
 	if _, err := svc.Put(ctx, Strategy{Name: "bad", ExecutionTime: 1}); apperr.CodeOf(err) != apperr.Invalid {
 		t.Errorf("invalid put = %v", err)
@@ -174,7 +178,7 @@ func TestServiceWrites(t *testing.T) {
 	if err := svc.Delete(ctx, "gnb"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := svc.Preview(ctx, []Strategy{{Name: "pv", ExecutionTime: 1000, CommandRegex: "upf"}})
+	p, _, err := svc.Preview(ctx, []Strategy{{Name: "pv", ExecutionTime: 1000, CommandRegex: "upf"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +279,8 @@ func TestResolverWriteStandsWhenTheReadBackFails(t *testing.T) {
 	f := startFixture(t, fixtureOptions{store: store})
 	f.waitResolved(t, []won{})
 	store.down.Store(true)
-	if created, err := f.service.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !created {
-		t.Fatalf("Put with the read-back failing = %v, %v; want created", created, err)
+	if put, err := f.service.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !put.Created {
+		t.Fatalf("Put with the read-back failing = %+v, %v; want created", put, err)
 	}
 	if list, _, _ := store.MemoryStore.List(ctx); len(list) != 1 {
 		t.Fatalf("stored %d strategies, want 1", len(list))
@@ -292,8 +296,8 @@ func TestWritesAnswerAfterTheResolverStops(t *testing.T) {
 	store := &MemoryStore{}
 	f := startFixture(t, fixtureOptions{store: store})
 	f.stop()
-	if created, err := f.service.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !created {
-		t.Fatalf("Put after the resolver stopped = %v, %v; want created", created, err)
+	if put, err := f.service.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !put.Created {
+		t.Fatalf("Put after the resolver stopped = %+v, %v; want created", put, err)
 	}
 	if list, _, _ := store.List(ctx); len(list) != 1 {
 		t.Errorf("stored %d strategies, want 1", len(list))
