@@ -172,7 +172,7 @@ func (r *Resolver) Run(ctx context.Context) error {
 
 // Sync makes Run read the store and resolve, and waits until it has. When
 // Sync returns nil, Snapshot reflects every change the store had made
-// before Sync was called. Otherwise it returns the error of the read that
+// before Sync was called (once there is a pod view to resolve). Otherwise it returns the error of the read that
 // was to include them (Run retries it), ctx's error, or an error saying
 // that Run has returned. Sync waits for Run: it returns before ctx ends
 // only once Run has been started.
