@@ -98,13 +98,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
 
-	resolver := strategy.NewResolver(strategy.Options{
+	resolver := strategy.NewResolver(strategy.ResolverOptions{
 		Store:    st.strategies,
 		Views:    view,
 		Watcher:  index,
 		Changes:  st.changes,
-		Max:      cfg.MaxStrategies,
+		Node:     cfg.NodeName,
 		Debounce: 20 * time.Millisecond,
+		Logger:   log.With("component", "strategy"),
+		Now:      now,
+	})
+	strategies := strategy.NewService(strategy.ServiceOptions{
+		Store:    st.strategies,
+		Resolver: resolver,
+		Max:      cfg.MaxStrategies,
+		Node:     cfg.NodeName,
+		Shared:   st.changes != nil, // only the shared store (PostgreSQL) tells of changes elsewhere
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})
@@ -116,7 +125,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:    recorder,
 		Gate:       gate,
 		Pods:       view,
-		Strategies: resolver,
+		Resolution: resolver,
+		Strategies: strategies,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			{Name: "store", Critical: true, Probe: st.health},

@@ -15,7 +15,6 @@ type Code string
 const (
 	Invalid     Code = "invalid"     // the caller sent something that breaks a rule
 	NotFound    Code = "not_found"   // the named thing does not exist
-	Conflict    Code = "conflict"    // the request conflicts with stored state
 	TooLarge    Code = "too_large"   // the request body is over the limit
 	Unsupported Code = "unsupported" // the media type is not accepted
 	Unavailable Code = "unavailable" // a dependency is down; retry later

@@ -16,7 +16,7 @@ const benchBody = `{"usersched_pid":1234,"nr_queued":10,"nr_scheduled":5,"nr_run
 // (CORS, routing, metrics, logging to a discarding handler, decode, store,
 // reply), without the network. Compare with BenchmarkReferenceHandler.
 func BenchmarkPostMetricsHandler(b *testing.B) {
-	cfg := newTestConfig(&fakeClock{now: start})
+	cfg := newTestConfig(b, &fakeClock{now: start})
 	cfg.Now = time.Now
 	benchHandler(b, New(cfg))
 }

@@ -33,7 +33,7 @@ func FuzzPostMetrics(f *testing.F) {
 		f.Add(seed.ct, []byte(seed.body))
 	}
 	clock := &fakeClock{now: start}
-	cfg := newTestConfig(clock)
+	cfg := newTestConfig(f, clock)
 	cfg.MaxBodyBytes = 4096
 	h := New(cfg)
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
@@ -79,7 +79,7 @@ func storedCount(t *testing.T, m MetricsService) int {
 
 func TestBadInputChangesNothing(t *testing.T) {
 	clock := &fakeClock{now: start}
-	cfg := newTestConfig(clock)
+	cfg := newTestConfig(t, clock)
 	cfg.MaxBodyBytes = 256
 	h := New(cfg)
 	post := func(ct, body string) *httptest.ResponseRecorder {
@@ -146,7 +146,7 @@ func TestCORS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := newTestConfig(&fakeClock{now: start})
+			cfg := newTestConfig(t, &fakeClock{now: start})
 			cfg.CORSOrigins = tt.origins
 			h := New(cfg)
 			req := httptest.NewRequest(http.MethodOptions, "/api/v1/metrics", nil)
@@ -169,9 +169,9 @@ func TestCORS(t *testing.T) {
 }
 
 func TestPanicBecomesJSON500(t *testing.T) {
-	cfg := newTestConfig(&fakeClock{now: start})
-	s := &server{Config: cfg, log: cfg.Logger, respond: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
-	h := s.observe("GET /boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	cfg := newTestConfig(t, &fakeClock{now: start})
+	obs := observer{rs: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
+	h := obs.wrap("GET /boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boom", nil))
 	if rec.Code != http.StatusInternalServerError {
@@ -187,9 +187,9 @@ func TestPanicBecomesJSON500(t *testing.T) {
 // client does not take a truncated body for a complete one; the request
 // is counted as a 500 and leaves the in-flight gauge.
 func TestPanicAfterHeadersAborts(t *testing.T) {
-	cfg := newTestConfig(&fakeClock{now: start})
-	s := &server{Config: cfg, log: cfg.Logger, respond: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
-	h := s.observe("GET /boom", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	cfg := newTestConfig(t, &fakeClock{now: start})
+	obs := observer{rs: responder{log: cfg.Logger}, metrics: newHTTPMetrics(cfg.Registry)}
+	h := obs.wrap("GET /boom", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"success":tr`))
 		panic("boom")
@@ -203,10 +203,10 @@ func TestPanicAfterHeadersAborts(t *testing.T) {
 		}()
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/boom", nil))
 	}()
-	if got := testutil.ToFloat64(s.metrics.inFlight); got != 0 {
+	if got := testutil.ToFloat64(obs.metrics.inFlight); got != 0 {
 		t.Errorf("in flight = %v after the request, want 0", got)
 	}
-	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("GET /boom", "GET", "500")); got != 1 {
+	if got := testutil.ToFloat64(obs.metrics.requests.WithLabelValues("GET /boom", "GET", "500")); got != 1 {
 		t.Errorf("requests{code=500} = %v, want 1", got)
 	}
 }

@@ -11,9 +11,11 @@ import (
 //go:embed openapi.yaml
 var openapiYAML []byte
 
-func (s *server) handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	_, _ = w.Write(openapiYAML)
+func getOpenAPI(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(doc)
+	})
 }
 
 type infoResponse struct {
@@ -24,13 +26,15 @@ type infoResponse struct {
 	Endpoints []endpoint `json:"endpoints"`
 }
 
-func (s *server) handleInfo(w http.ResponseWriter, r *http.Request) {
-	s.respond.json(w, r, http.StatusOK, infoResponse{
-		envelope:  ok(s.Now(), "API information retrieved successfully"),
-		Service:   ServiceName,
-		Version:   s.Version,
-		Node:      s.Node,
-		Endpoints: s.endpoints,
+func getInfo(version, node string, index *endpointList, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rs.json(w, r, http.StatusOK, infoResponse{
+			envelope:  ok(now(), "API information retrieved successfully"),
+			Service:   ServiceName,
+			Version:   version,
+			Node:      node,
+			Endpoints: index.all,
+		})
 	})
 }
 
@@ -42,20 +46,22 @@ type healthResponse struct {
 	Components map[string]health.Report `json:"components"`
 }
 
-// handleHealth answers in the seed's format: "healthy" while no component
+// getHealth answers in the seed's format: "healthy" while no component
 // is down, else "unhealthy" with 503.
-func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	res := health.Evaluate(r.Context(), s.Gate, s.Checks)
-	status, code := "healthy", http.StatusOK
-	if !res.Healthy {
-		status, code = "unhealthy", http.StatusServiceUnavailable
-	}
-	s.respond.json(w, r, code, healthResponse{
-		Status:     status,
-		Timestamp:  s.Now().UTC().Format(time.RFC3339),
-		Service:    ServiceName,
-		Version:    s.Version,
-		Components: res.Components,
+func getHealth(gate *health.Gate, checks []health.Check, version string, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res := health.Evaluate(r.Context(), gate, checks)
+		status, code := "healthy", http.StatusOK
+		if !res.Healthy {
+			status, code = "unhealthy", http.StatusServiceUnavailable
+		}
+		rs.json(w, r, code, healthResponse{
+			Status:     status,
+			Timestamp:  now().UTC().Format(time.RFC3339),
+			Service:    ServiceName,
+			Version:    version,
+			Components: res.Components,
+		})
 	})
 }
 
@@ -65,21 +71,25 @@ type probeResponse struct {
 	Components map[string]health.Report `json:"components,omitempty"`
 }
 
-// handleLiveness reports that the process serves requests. It checks no
+// getLiveness reports that the process serves requests. It checks no
 // dependency, so a broken dependency never gets the pod restarted.
-func (s *server) handleLiveness(w http.ResponseWriter, r *http.Request) {
-	s.respond.json(w, r, http.StatusOK, probeResponse{Status: "ok", Timestamp: s.Now().UTC().Format(time.RFC3339)})
+func getLiveness(now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rs.json(w, r, http.StatusOK, probeResponse{Status: "ok", Timestamp: now().UTC().Format(time.RFC3339)})
+	})
 }
 
-func (s *server) handleReadiness(w http.ResponseWriter, r *http.Request) {
-	res := health.Evaluate(r.Context(), s.Gate, s.Checks)
-	status, code := "ready", http.StatusOK
-	if !res.Ready {
-		status, code = "not ready", http.StatusServiceUnavailable
-	}
-	s.respond.json(w, r, code, probeResponse{
-		Status:     status,
-		Timestamp:  s.Now().UTC().Format(time.RFC3339),
-		Components: res.Components,
+func getReadiness(gate *health.Gate, checks []health.Check, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res := health.Evaluate(r.Context(), gate, checks)
+		status, code := "ready", http.StatusOK
+		if !res.Ready {
+			status, code = "not ready", http.StatusServiceUnavailable
+		}
+		rs.json(w, r, code, probeResponse{
+			Status:     status,
+			Timestamp:  now().UTC().Format(time.RFC3339),
+			Components: res.Components,
+		})
 	})
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,31 +18,57 @@ const (
 	defaultWindow       = 5 * time.Minute
 )
 
+// MetricsService records and reads BSS counter samples.
+type MetricsService interface {
+	metricsRecorder
+	latestReader
+	historyReader
+	summarizer
+}
+
+type metricsRecorder interface {
+	Record(ctx context.Context, b metrics.Batch) (time.Time, error)
+}
+
+type latestReader interface {
+	Latest(ctx context.Context) (metrics.Record, bool, error)
+}
+
+type historyReader interface {
+	Range(ctx context.Context, q metrics.Query) ([]metrics.Record, bool, error)
+}
+
+type summarizer interface {
+	Summary(ctx context.Context, window time.Duration) (metrics.Summary, error)
+}
+
 type postMetricsResponse struct {
 	envelope
 	Stored        int      `json:"stored"`
 	IgnoredFields []string `json:"ignored_fields,omitempty"`
 }
 
-func (s *server) handlePostMetrics(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSONBody(w, r, s.MaxBodyBytes)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	batch, err := metrics.Decode(body)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	if _, err := s.Metrics.Record(r.Context(), batch); err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	s.respond.json(w, r, http.StatusOK, postMetricsResponse{
-		envelope:      ok(s.Now(), "Metrics received successfully"),
-		Stored:        len(batch.Samples),
-		IgnoredFields: batch.Ignored,
+func postMetrics(rec metricsRecorder, limit int64, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readJSONBody(w, r, limit)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		batch, err := metrics.Decode(body)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		if _, err := rec.Record(r.Context(), batch); err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		rs.json(w, r, http.StatusOK, postMetricsResponse{
+			envelope:      ok(now(), "Metrics received successfully"),
+			Stored:        len(batch.Samples),
+			IgnoredFields: batch.Ignored,
+		})
 	})
 }
 
@@ -51,21 +78,23 @@ type latestMetricsResponse struct {
 	Metrics metrics.Record `json:"metrics"`
 }
 
-func (s *server) handleLatestMetrics(w http.ResponseWriter, r *http.Request) {
-	rec, found, err := s.Metrics.Latest(r.Context())
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	if !found {
-		s.respond.error(w, r, apperr.Errorf(apperr.NotFound,
-			"no metrics received yet; the scheduler sends them with POST /api/v1/metrics"))
-		return
-	}
-	s.respond.json(w, r, http.StatusOK, latestMetricsResponse{
-		envelope: ok(s.Now(), "Latest metrics retrieved successfully"),
-		Node:     s.Node,
-		Metrics:  rec,
+func getLatestMetrics(latest latestReader, node string, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, found, err := latest.Latest(r.Context())
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		if !found {
+			rs.error(w, r, apperr.Errorf(apperr.NotFound,
+				"no metrics received yet; the scheduler sends them with POST /api/v1/metrics"))
+			return
+		}
+		rs.json(w, r, http.StatusOK, latestMetricsResponse{
+			envelope: ok(now(), "Latest metrics retrieved successfully"),
+			Node:     node,
+			Metrics:  rec,
+		})
 	})
 }
 
@@ -78,36 +107,38 @@ type historyResponse struct {
 	Samples   []metrics.Record `json:"samples"`
 }
 
-func (s *server) handleMetricsHistory(w http.ResponseWriter, r *http.Request) {
-	q, err := s.historyQuery(r.URL.Query())
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	recs, more, err := s.Metrics.Range(r.Context(), q)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	resp := historyResponse{
-		envelope: ok(s.Now(), "Metrics history retrieved successfully"),
-		Node:     s.Node,
-		Count:    len(recs),
-		HasMore:  more,
-		Samples:  recs,
-	}
-	if resp.Samples == nil {
-		resp.Samples = []metrics.Record{}
-	}
-	if more {
-		// Receive times are unique, so the next page starts just after the last.
-		resp.NextSince = recs[len(recs)-1].ReceivedAt.Add(time.Nanosecond).Format(time.RFC3339Nano)
-	}
-	s.respond.json(w, r, http.StatusOK, resp)
+func getMetricsHistory(history historyReader, node string, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := historyQuery(r.URL.Query(), now())
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		recs, more, err := history.Range(r.Context(), q)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		resp := historyResponse{
+			envelope: ok(now(), "Metrics history retrieved successfully"),
+			Node:     node,
+			Count:    len(recs),
+			HasMore:  more,
+			Samples:  recs,
+		}
+		if resp.Samples == nil {
+			resp.Samples = []metrics.Record{}
+		}
+		if more {
+			// Receive times are unique, so the next page starts just after the last.
+			resp.NextSince = recs[len(recs)-1].ReceivedAt.Add(time.Nanosecond).Format(time.RFC3339Nano)
+		}
+		rs.json(w, r, http.StatusOK, resp)
+	})
 }
 
-func (s *server) historyQuery(v url.Values) (metrics.Query, error) {
-	now := s.Now()
+// historyQuery parses a history query; durations count back from now.
+func historyQuery(v url.Values, now time.Time) (metrics.Query, error) {
 	q := metrics.Query{Limit: defaultHistoryLimit}
 	var err error
 	if q.Since, err = parseTimeParam(v, "since", now); err != nil {
@@ -153,30 +184,40 @@ type summaryResponse struct {
 	metrics.Summary
 }
 
-func (s *server) handleMetricsSummary(w http.ResponseWriter, r *http.Request) {
-	window := defaultWindow
-	if raw := r.URL.Query().Get("window"); raw != "" {
-		d, err := time.ParseDuration(raw)
-		if err != nil || d <= 0 || (s.MaxHistoryWindow > 0 && d > s.MaxHistoryWindow) {
-			bound := ""
-			if s.MaxHistoryWindow > 0 {
-				bound = fmt.Sprintf(", at most %s (the history's retention)", s.MaxHistoryWindow)
-			}
-			s.respond.error(w, r, apperr.Errorf(apperr.Invalid,
-				"window: must be a positive duration such as 5m%s, got %q", bound, raw))
+// getMetricsSummary summarizes a window of at most maxWindow (0: any).
+func getMetricsSummary(sum summarizer, maxWindow time.Duration, node string, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		window, err := summaryWindow(r.URL.Query().Get("window"), maxWindow)
+		if err != nil {
+			rs.error(w, r, err)
 			return
 		}
-		window = d
-	}
-	sum, err := s.Metrics.Summary(r.Context(), window)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	s.respond.json(w, r, http.StatusOK, summaryResponse{
-		envelope: ok(s.Now(), "Metrics summary computed successfully"),
-		Node:     s.Node,
-		Window:   window.String(),
-		Summary:  sum,
+		s, err := sum.Summary(r.Context(), window)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		rs.json(w, r, http.StatusOK, summaryResponse{
+			envelope: ok(now(), "Metrics summary computed successfully"),
+			Node:     node,
+			Window:   window.String(),
+			Summary:  s,
+		})
 	})
+}
+
+// summaryWindow parses the window parameter; absent, it is the default.
+func summaryWindow(raw string, maxWindow time.Duration) (time.Duration, error) {
+	if raw == "" {
+		return defaultWindow, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 || (maxWindow > 0 && d > maxWindow) {
+		bound := ""
+		if maxWindow > 0 {
+			bound = fmt.Sprintf(", at most %s (the history's retention)", maxWindow)
+		}
+		return 0, apperr.Errorf(apperr.Invalid, "window: must be a positive duration such as 5m%s, got %q", bound, raw)
+	}
+	return d, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bss-api/bss-api/internal/apperr"
 )
 
 // statusWriter records what a handler wrote, for logs and metrics.
@@ -75,12 +77,21 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// observe wraps a route's handler with panic recovery, one structured log
-// line per request, and request metrics. route is the pattern that matched.
-func (s *server) observe(route string, next http.Handler) http.Handler {
+// observer wraps each route's handler with panic recovery, one
+// structured log line per request, and request metrics.
+type observer struct {
+	rs      responder
+	metrics *httpMetrics
+}
+
+// errPanic is what a client sees of a panic.
+var errPanic = apperr.Errorf(apperr.Internal, "internal server error")
+
+// wrap returns next observed; route is the pattern that matched.
+func (o observer) wrap(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		s.metrics.inFlight.Inc()
+		o.metrics.inFlight.Inc()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			abort := false
@@ -88,11 +99,11 @@ func (s *server) observe(route string, next http.Handler) http.Handler {
 				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					abort = true
 				} else {
-					s.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+					o.rs.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
 						slog.String("method", r.Method), slog.String("path", r.URL.Path),
 						slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 					if sw.status == 0 {
-						s.respond.error(sw, r, errPanic)
+						o.rs.error(sw, r, errPanic)
 					} else {
 						// Part of a response is out: abort the connection
 						// rather than let it pass for a complete one.
@@ -101,8 +112,8 @@ func (s *server) observe(route string, next http.Handler) http.Handler {
 					}
 				}
 			}
-			s.metrics.inFlight.Dec()
-			s.finish(r, route, sw, time.Since(start))
+			o.metrics.inFlight.Dec()
+			o.finish(r, route, sw, time.Since(start))
 			if abort {
 				panic(http.ErrAbortHandler)
 			}
@@ -111,22 +122,23 @@ func (s *server) observe(route string, next http.Handler) http.Handler {
 	})
 }
 
-func (s *server) finish(r *http.Request, route string, sw *statusWriter, took time.Duration) {
+func (o observer) finish(r *http.Request, route string, sw *statusWriter, took time.Duration) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
 	method := methodLabel(r.Method)
-	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
-	s.metrics.duration.WithLabelValues(route, method).Observe(took.Seconds())
+	o.metrics.requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
+	o.metrics.duration.WithLabelValues(route, method).Observe(took.Seconds())
 
 	level := slog.LevelInfo
 	if sw.status >= 500 {
 		level = slog.LevelError
 	}
-	if !s.log.Enabled(r.Context(), level) {
+	log := o.rs.log
+	if !log.Enabled(r.Context(), level) {
 		return
 	}
-	s.log.LogAttrs(r.Context(), level, "request",
+	log.LogAttrs(r.Context(), level, "request",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("route", route),

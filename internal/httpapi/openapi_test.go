@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -14,13 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
-	"github.com/bss-api/bss-api/internal/store/memory"
-	"github.com/bss-api/bss-api/internal/strategy"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 // seedExample is the request body of the seed's POST /api/v1/metrics example.
@@ -37,82 +32,6 @@ const seedExample = `{
   "nr_failed_dispatches": 0,
   "nr_sched_congested": 3
 }`
-
-// start is the fake clock's initial reading, the seed's example timestamp.
-var start = time.Date(2025, 6, 19, 10, 30, 0, 0, time.UTC)
-
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// testEnv is a server wired as internal/app wires it, over a fake clock.
-type testEnv struct {
-	cfg    Config
-	clock  *fakeClock
-	client *contract.Client
-}
-
-// newTestConfig returns a Config with a real recorder over an in-memory
-// history, a fresh registry, an open gate and the fake clock.
-func newTestConfig(clock *fakeClock) Config {
-	history := memory.NewHistory(100_000, 24*time.Hour, clock.Now)
-	recorder := metrics.NewRecorder(history, clock.Now)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(recorder, "test-node", time.Minute))
-	gate := &health.Gate{}
-	gate.Set(true)
-	pods := newFakeIndex(fixtureSnapshot(1))
-	return Config{
-		Logger:   slog.New(slog.DiscardHandler),
-		Registry: reg,
-		Metrics:  recorder,
-		Pods:     pods,
-		Strategies: strategy.NewResolver(strategy.Options{Store: &strategy.MemoryStore{}, Views: pods, Max: 1000,
-			Debounce: time.Millisecond, Now: clock.Now}),
-		Gate: gate,
-		Checks: []health.Check{{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
-			return health.Report{State: health.OK, Detail: "memory"}
-		}}},
-		Version:          "v1.2.3",
-		Node:             "test-node",
-		Now:              clock.Now,
-		CORSOrigins:      []string{"*"},
-		MaxBodyBytes:     1 << 20,
-		MaxHistoryWindow: 24 * time.Hour,
-	}
-}
-
-// newTestEnv starts an httptest server; edit, if not nil, adjusts the Config.
-func newTestEnv(t *testing.T, v *contract.Validator, edit func(*Config)) *testEnv {
-	t.Helper()
-	clock := &fakeClock{now: start}
-	cfg := newTestConfig(clock)
-	if edit != nil {
-		edit(&cfg)
-	}
-	srv := httptest.NewServer(New(cfg))
-	t.Cleanup(srv.Close)
-	return &testEnv{cfg: cfg, clock: clock, client: contract.NewClient(v, srv.URL, srv.Client())}
-}
-
-func newValidator(t *testing.T) *contract.Validator {
-	t.Helper()
-	return contract.NewValidator(t, OpenAPIDocument())
-}
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
 	doc, err := contract.Load(openapiYAML)
@@ -132,9 +51,9 @@ func TestOpenAPIDocumentCoversRouteTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenAPI document: %v", err)
 	}
-	cfg := newTestConfig(&fakeClock{now: start})
+	cfg := newTestConfig(t, &fakeClock{now: start})
 	New(cfg) // the route table must build into a server
-	routes := (&server{Config: cfg}).routeTable()
+	routes := testRoutes(cfg)
 
 	fromRoutes := map[string]string{} // "METHOD path" -> description
 	for _, rt := range routes {
@@ -286,7 +205,7 @@ func TestEndpointsMatchOpenAPI(t *testing.T) {
 	env := newTestEnv(t, v, nil)
 
 	var wantEndpoints []endpoint
-	for _, rt := range (&server{Config: env.cfg}).routeTable() {
+	for _, rt := range testRoutes(env.cfg) {
 		wantEndpoints = append(wantEndpoints, rt.endpoint())
 	}
 	endpointsJSON, err := json.Marshal(wantEndpoints)

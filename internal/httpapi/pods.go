@@ -1,11 +1,8 @@
 package httpapi
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -242,55 +239,27 @@ func mainContainer(p *podview.Pod, filtered string) string {
 	return ""
 }
 
-// etag names one representation: this server's epoch, the snapshot
-// version and the query.
-func (s *server) etag(version uint64, query string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(query))
-	return fmt.Sprintf(`"%s-%d-%08x"`, s.epoch, version, h.Sum32())
-}
-
-// newEpoch returns 8 random hex digits.
-func newEpoch() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	return hex.EncodeToString(b[:])
-}
-
-// notModified sets the validators of a cached representation, the ETag
-// and Vary: Accept-Encoding (added to what CORS put there), and answers
-// 304 when the client already has tag.
-func notModified(w http.ResponseWriter, r *http.Request, tag string) bool {
-	w.Header().Set("ETag", tag)
-	w.Header().Add("Vary", "Accept-Encoding")
-	for t := range strings.SplitSeq(r.Header.Get("If-None-Match"), ",") {
-		t = strings.TrimSpace(t)
-		if t == tag || t == "W/"+tag || t == "*" {
-			w.WriteHeader(http.StatusNotModified)
-			return true
+func getPodPIDs(pods PodView, node string, tags etags, now func() time.Time, rs responder) http.Handler {
+	enc := &podsEncoder{node: node}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := parsePodsFilter(r.URL.Query())
+		if err != nil {
+			rs.error(w, r, err)
+			return
 		}
-	}
-	return false
-}
-
-func (s *server) handlePodPIDs(w http.ResponseWriter, r *http.Request) {
-	f, err := parsePodsFilter(r.URL.Query())
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	snap := s.Pods.View()
-	if snap == nil {
-		s.respond.error(w, r, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment"))
-		return
-	}
-	if notModified(w, r, s.etag(snap.Version, r.URL.RawQuery)) {
-		return
-	}
-	c, err := s.pods.response(snap, f, s.Now())
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	writeBody(w, r, c)
+		snap := pods.View()
+		if snap == nil {
+			rs.error(w, r, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment"))
+			return
+		}
+		if notModified(w, r, tags.of(snap.Version, r.URL.RawQuery)) {
+			return
+		}
+		c, err := enc.response(snap, f, now())
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		writeBody(w, r, c)
+	})
 }

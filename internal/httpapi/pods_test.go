@@ -3,9 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,11 +13,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
-	"github.com/bss-api/bss-api/internal/strategy"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 const (
@@ -48,7 +47,7 @@ func (f *fakeIndex) set(s *procs.Snapshot) {
 
 func (f *fakeIndex) View() *podview.View { return f.view.Load() }
 
-// Subscribe never notifies: tests that change the view call Refresh.
+// Subscribe never notifies: no test changes the view under a resolver.
 func (f *fakeIndex) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }
 
 // fakeMeta knows pod A, as the API server would; pod B is unknown.
@@ -181,15 +180,31 @@ func TestPodPIDs(t *testing.T) {
 	})
 	t.Run("metadata", func(t *testing.T) {
 		res := env.client.Get(t, "/api/v1/pods/pids")
-		for _, want := range []string{`"pod_name":"loki-0"`, `"namespace":"monitoring"`, `"labels":{"app":"loki","tier":"logs"}`,
-			`"container_name":"loki"`, `"pod_name":"","namespace":""`, `"labels":{}`} {
-			if !strings.Contains(string(res.Body), want) {
-				t.Errorf("body lacks %s: %s", want, res.Body)
-			}
+		var body struct {
+			Pods []podJSON `json:"pods"`
+		}
+		if err := json.Unmarshal(res.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		pods := map[string]podJSON{}
+		for _, p := range body.Pods {
+			pods[p.PodUID] = p
+		}
+		a, b := pods[podA], pods[podB]
+		if a.PodName != "loki-0" || a.Namespace != "monitoring" || !maps.Equal(a.Labels, map[string]string{"app": "loki", "tier": "logs"}) {
+			t.Errorf("pod A = %q in %q labelled %v, want loki-0 in monitoring labelled app=loki, tier=logs", a.PodName, a.Namespace, a.Labels)
+		}
+		if got := a.Processes[1]; got.PID != 718001 || got.ContainerName != "loki" {
+			t.Errorf("pod A's second process = %+v, want 718001 in container loki", got)
+		}
+		// Pod B has no metadata: empty names, and labels {} rather than null.
+		if b.PodName != "" || b.Namespace != "" || b.Labels == nil || len(b.Labels) != 0 {
+			t.Errorf("pod B = %q in %q labelled %#v, want no names and empty labels", b.PodName, b.Namespace, b.Labels)
 		}
 		// With metadata, the container that no status names is the sandbox.
-		if !strings.Contains(string(res.Body), `{"container_id":"`+ctrA0+`","container_name":"","runtime":"containerd","sandbox":true}`) {
-			t.Errorf("pod A's unnamed container is not the sandbox: %s", res.Body)
+		sandbox := podContainerJSON{ContainerID: ctrA0, ContainerName: "", Runtime: "containerd", Sandbox: true}
+		if !slices.Contains(a.Containers, sandbox) {
+			t.Errorf("pod A's containers = %+v, want its unnamed container as the sandbox", a.Containers)
 		}
 	})
 	for _, bad := range []string{"?pod_uid=nope", "?pid=0", "?pid=x", "?pid=4194305", "?container_id=abc", "?include_threads=maybe",
@@ -264,7 +279,7 @@ func TestETagsDoNotSurviveARestart(t *testing.T) {
 }
 
 func TestPodPIDsGzip(t *testing.T) {
-	cfg := newTestConfig(&fakeClock{now: start})
+	cfg := newTestConfig(t, &fakeClock{now: start})
 	cfg.Pods = newFakeIndex(fixtureSnapshot(3))
 	h := New(cfg)
 	plain := httptest.NewRecorder()
@@ -302,11 +317,9 @@ func TestPodPIDsGzip(t *testing.T) {
 // A 304 carries no body and the cached endpoints keep the Vary: Origin
 // that CORS adds beside their own Vary: Accept-Encoding, on 200 and 304.
 func TestCachedEndpointsValidators(t *testing.T) {
-	cfg := newTestConfig(&fakeClock{now: start})
+	cfg := newTestConfig(t, &fakeClock{now: start})
 	cfg.CORSOrigins = []string{"https://a.example", "https://b.example"}
-	if err := cfg.Strategies.(*strategy.Resolver).Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	syncStrategies(t, cfg)
 	h := New(cfg)
 	get := func(path, tag string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, path, nil)

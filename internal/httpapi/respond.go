@@ -35,8 +35,6 @@ func statusOf(code apperr.Code) int {
 		return http.StatusBadRequest
 	case apperr.NotFound:
 		return http.StatusNotFound
-	case apperr.Conflict:
-		return http.StatusConflict
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case apperr.Unsupported:

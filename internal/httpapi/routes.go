@@ -7,36 +7,40 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// route is one entry of the API surface.
+// route is one entry of the API surface. New wraps every handler in the
+// same middleware; whatever a route needs beyond its handler (such as who
+// may call it) is a field here, so the table keeps saying all of it.
 type route struct {
 	pattern     string // net/http method pattern
 	description string
 	handler     http.Handler
 }
 
-// routeTable is the whole API on one screen. GET / and the OpenAPI tests are
-// generated from it, so the three cannot drift apart.
-func (s *server) routeTable() []route {
+// routeTable is the whole API on one screen, each handler given exactly
+// what it uses. GET / and the OpenAPI tests are generated from it, so the
+// three cannot drift apart; New fills index from it.
+func routeTable(cfg Config, rs responder, tags etags, index *endpointList) []route {
+	now, limit, node := cfg.Now, cfg.MaxBodyBytes, cfg.Node
 	return []route{
-		{"GET /{$}", "Describe the service and list every endpoint", http.HandlerFunc(s.handleInfo)},
-		{"GET /health", "Health of the service and its components (seed format)", http.HandlerFunc(s.handleHealth)},
-		{"GET /healthz", "Liveness probe", http.HandlerFunc(s.handleLiveness)},
-		{"GET /readyz", "Readiness probe; 503 while starting, stopping or a critical component is down", http.HandlerFunc(s.handleReadiness)},
-		{"GET /metrics", "Prometheus metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})},
-		{"GET /api/v1/openapi.yaml", "OpenAPI 3 description of this API", http.HandlerFunc(s.handleOpenAPI)},
+		{"GET /{$}", "Describe the service and list every endpoint", getInfo(cfg.Version, node, index, now, rs)},
+		{"GET /health", "Health of the service and its components (seed format)", getHealth(cfg.Gate, cfg.Checks, cfg.Version, now, rs)},
+		{"GET /healthz", "Liveness probe", getLiveness(now, rs)},
+		{"GET /readyz", "Readiness probe; 503 while starting, stopping or a critical component is down", getReadiness(cfg.Gate, cfg.Checks, now, rs)},
+		{"GET /metrics", "Prometheus metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})},
+		{"GET /api/v1/openapi.yaml", "OpenAPI 3 description of this API", getOpenAPI(openapiYAML)},
 
-		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", http.HandlerFunc(s.handlePostMetrics)},
-		{"GET /api/v1/metrics", "Latest metrics sample", http.HandlerFunc(s.handleLatestMetrics)},
-		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", http.HandlerFunc(s.handleMetricsHistory)},
-		{"GET /api/v1/scheduling/strategies", "Resolved strategies for the scheduler: one entry per PID, sorted (?verbose=true adds why)", http.HandlerFunc(s.handleGetStrategies)},
-		{"POST /api/v1/scheduling/strategies", "Replace every strategy, atomically", http.HandlerFunc(s.handlePostStrategies)},
-		{"GET /api/v1/scheduling/strategies/definitions", "The stored strategies as written, with their names", http.HandlerFunc(s.handleGetDefinitions)},
-		{"PUT /api/v1/scheduling/strategies/definitions/{name}", "Create or replace one strategy", http.HandlerFunc(s.handlePutDefinition)},
-		{"DELETE /api/v1/scheduling/strategies/definitions/{name}", "Delete one strategy", http.HandlerFunc(s.handleDeleteDefinition)},
-		{"POST /api/v1/scheduling/strategies/preview", "Resolve strategies without saving them, with match counts", http.HandlerFunc(s.handlePreview)},
-		{"GET /api/v1/scheduling/strategies/explain", "For each resolved PID, every strategy that matched and the winner", http.HandlerFunc(s.handleExplain)},
-		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", http.HandlerFunc(s.handlePodPIDs)},
-		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", http.HandlerFunc(s.handleMetricsSummary)},
+		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", postMetrics(cfg.Metrics, limit, now, rs)},
+		{"GET /api/v1/metrics", "Latest metrics sample", getLatestMetrics(cfg.Metrics, node, now, rs)},
+		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", getMetricsHistory(cfg.Metrics, node, now, rs)},
+		{"GET /api/v1/scheduling/strategies", "Resolved strategies for the scheduler: one entry per PID, sorted (?verbose=true adds why)", getResolved(cfg.Resolution, tags, now, rs)},
+		{"POST /api/v1/scheduling/strategies", "Replace every strategy, atomically", postStrategies(cfg.Strategies, limit, now, rs)},
+		{"GET /api/v1/scheduling/strategies/definitions", "The stored strategies as written, with their names", getDefinitions(cfg.Strategies, now, rs)},
+		{"PUT /api/v1/scheduling/strategies/definitions/{name}", "Create or replace one strategy", putDefinition(cfg.Strategies, limit, now, rs)},
+		{"DELETE /api/v1/scheduling/strategies/definitions/{name}", "Delete one strategy", deleteDefinition(cfg.Strategies, now, rs)},
+		{"POST /api/v1/scheduling/strategies/preview", "Resolve strategies without saving them, with match counts", postPreview(cfg.Strategies, limit, now, rs)},
+		{"GET /api/v1/scheduling/strategies/explain", "For each resolved PID, every strategy that matched and the winner", getExplain(cfg.Strategies, now, rs)},
+		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", getPodPIDs(cfg.Pods, node, tags, now, rs)},
+		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", getMetricsSummary(cfg.Metrics, cfg.MaxHistoryWindow, node, now, rs)},
 	}
 }
 
@@ -51,3 +55,7 @@ func (rt route) endpoint() endpoint {
 	method, path, _ := strings.Cut(rt.pattern, " ")
 	return endpoint{Method: method, Path: strings.TrimSuffix(path, "{$}"), Description: rt.description}
 }
+
+// endpointList is what GET / lists. New fills it from the route table
+// before the handler serves anything; it is read-only after that.
+type endpointList struct{ all []endpoint }

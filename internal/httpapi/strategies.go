@@ -12,15 +12,28 @@ import (
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
-// StrategyService stores strategies and serves their resolution.
-type StrategyService interface {
+// Resolution serves the current resolution of the stored strategies.
+type Resolution interface {
 	// Snapshot returns the current resolution, or nil before the first.
 	Snapshot() *strategy.Snapshot
-	Definitions(ctx context.Context) ([]strategy.Strategy, error)
-	ReplaceAll(ctx context.Context, list []strategy.Strategy) ([]strategy.Strategy, error)
-	Put(ctx context.Context, s strategy.Strategy) (created bool, err error)
-	Delete(ctx context.Context, name string) error
-	Preview(ctx context.Context, list []strategy.Strategy) (*strategy.Snapshot, error)
+}
+
+// StrategyService writes and reads the stored strategies and resolves
+// lists on demand.
+type StrategyService interface {
+	strategyReplacer
+	definitionReader
+	definitionPutter
+	definitionDeleter
+	previewer
+	explainer
+}
+
+type previewer interface {
+	Preview(ctx context.Context, list []strategy.Strategy) (*strategy.Snapshot, []strategy.Stamp, error)
+}
+
+type explainer interface {
 	// Explain resolves again, recording every match.
 	Explain(ctx context.Context) (*strategy.Snapshot, error)
 }
@@ -63,142 +76,47 @@ type schedulingResponse struct {
 	Scheduling []schedulingEntry `json:"scheduling"`
 }
 
-func (s *server) handleGetStrategies(w http.ResponseWriter, r *http.Request) {
-	verbose := false
-	if raw := r.URL.Query().Get("verbose"); raw != "" {
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			s.respond.error(w, r, apperr.Errorf(apperr.Invalid, "verbose: must be true or false, got %q", raw))
+// getResolved serves what the scheduler polls: the current resolution,
+// encoded once per version and second for each of its two forms.
+func getResolved(res Resolution, tags etags, now func() time.Time, rs responder) http.Handler {
+	var cache bodyCache // [0] plain, [1] verbose
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		verbose := false
+		if raw := r.URL.Query().Get("verbose"); raw != "" {
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				rs.error(w, r, apperr.Errorf(apperr.Invalid, "verbose: must be true or false, got %q", raw))
+				return
+			}
+			verbose = b
+		}
+		snap := res.Snapshot()
+		if snap == nil {
+			rs.error(w, r, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet (the process index is still scanning); retry in a moment"))
 			return
 		}
-		verbose = b
-	}
-	snap := s.Strategies.Snapshot()
-	if snap == nil {
-		s.respond.error(w, r, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet (the process index is still scanning); retry in a moment"))
-		return
-	}
-	if notModified(w, r, s.etag(snap.Version, r.URL.RawQuery)) {
-		return
-	}
-	slot := 0
-	if verbose {
-		slot = 1
-	}
-	now := s.Now()
-	cb, err := s.strategyCache.get(slot, snap.Version, now.Unix(), func() ([]byte, error) {
-		return json.Marshal(schedulingResponse{
-			envelope:   ok(now, "Scheduling strategies retrieved successfully"),
-			Version:    snap.Version,
-			ResolvedAt: snap.ResolvedAt.UTC().Format(time.RFC3339Nano),
-			Scheduling: schedulingEntries(snap.Entries, verbose),
+		if notModified(w, r, tags.of(snap.Version, r.URL.RawQuery)) {
+			return
+		}
+		slot := 0
+		if verbose {
+			slot = 1
+		}
+		at := now()
+		cb, err := cache.get(slot, snap.Version, at.Unix(), func() ([]byte, error) {
+			return json.Marshal(schedulingResponse{
+				envelope:   ok(at, "Scheduling strategies retrieved successfully"),
+				Version:    snap.Version,
+				ResolvedAt: snap.ResolvedAt.UTC().Format(time.RFC3339Nano),
+				Scheduling: schedulingEntries(snap.Entries, verbose),
+			})
 		})
+		if err != nil {
+			rs.error(w, r, fmt.Errorf("encode strategies: %w", err))
+			return
+		}
+		writeBody(w, r, cb)
 	})
-	if err != nil {
-		s.respond.error(w, r, fmt.Errorf("encode strategies: %w", err))
-		return
-	}
-	writeBody(w, r, cb)
-}
-
-type savedResponse struct {
-	envelope
-	Saved      int      `json:"saved"`
-	Strategies []string `json:"strategies"`
-}
-
-func (s *server) handlePostStrategies(w http.ResponseWriter, r *http.Request) {
-	list, decoded := s.decodeStrategyList(w, r)
-	if !decoded {
-		return
-	}
-	saved, err := s.Strategies.ReplaceAll(r.Context(), list)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	names := make([]string, len(saved))
-	for i, st := range saved {
-		names[i] = st.Name
-	}
-	s.respond.json(w, r, http.StatusOK, savedResponse{
-		envelope: ok(s.Now(), "Scheduling strategies saved successfully"), Saved: len(saved), Strategies: names,
-	})
-}
-
-func (s *server) decodeStrategyList(w http.ResponseWriter, r *http.Request) ([]strategy.Strategy, bool) {
-	body, err := readJSONBody(w, r, s.MaxBodyBytes)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return nil, false
-	}
-	list, err := strategy.DecodeList(body)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return nil, false
-	}
-	return list, true
-}
-
-type definitionsResponse struct {
-	envelope
-	Strategies []strategy.Strategy `json:"strategies"`
-}
-
-func (s *server) handleGetDefinitions(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Strategies.Definitions(r.Context())
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	if list == nil {
-		list = []strategy.Strategy{}
-	}
-	s.respond.json(w, r, http.StatusOK, definitionsResponse{
-		envelope: ok(s.Now(), "Strategy definitions retrieved successfully"), Strategies: list,
-	})
-}
-
-type definitionResponse struct {
-	envelope
-	Strategy strategy.Strategy `json:"strategy"`
-}
-
-func (s *server) handlePutDefinition(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	body, err := readJSONBody(w, r, s.MaxBodyBytes)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	st, err := strategy.DecodeOne(body)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	if st.Name != "" && st.Name != name {
-		s.respond.error(w, r, apperr.Errorf(apperr.Invalid, "name: %q in the body differs from %q in the path; leave it out or make them equal", st.Name, name))
-		return
-	}
-	st.Name = name
-	created, err := s.Strategies.Put(r.Context(), st)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	status, msg := http.StatusOK, "Strategy replaced successfully"
-	if created {
-		status, msg = http.StatusCreated, "Strategy created successfully"
-	}
-	s.respond.json(w, r, status, definitionResponse{envelope: ok(s.Now(), msg), Strategy: st})
-}
-
-func (s *server) handleDeleteDefinition(w http.ResponseWriter, r *http.Request) {
-	if err := s.Strategies.Delete(r.Context(), r.PathValue("name")); err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	s.respond.json(w, r, http.StatusOK, ok(s.Now(), "Strategy deleted successfully"))
 }
 
 type strategyCount struct {
@@ -219,22 +137,27 @@ type previewResponse struct {
 	envelope
 	Scheduling []schedulingEntry `json:"scheduling"`
 	Strategies []strategyCount   `json:"strategies"`
+	Stamped    []strategy.Stamp  `json:"stamped,omitempty"` // as a save would stamp
 }
 
-func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) {
-	list, decoded := s.decodeStrategyList(w, r)
-	if !decoded {
-		return
-	}
-	snap, err := s.Strategies.Preview(r.Context(), list)
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
-	s.respond.json(w, r, http.StatusOK, previewResponse{
-		envelope:   ok(s.Now(), "Scheduling strategies previewed; nothing was saved"),
-		Scheduling: schedulingEntries(snap.Entries, true),
-		Strategies: counts(snap),
+func postPreview(p previewer, limit int64, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := decodeStrategyList(w, r, limit)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		snap, stamped, err := p.Preview(r.Context(), list)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		rs.json(w, r, http.StatusOK, previewResponse{
+			envelope:   ok(now(), "Scheduling strategies previewed; nothing was saved"),
+			Scheduling: schedulingEntries(snap.Entries, true),
+			Strategies: counts(snap),
+			Stamped:    stamped,
+		})
 	})
 }
 
@@ -257,12 +180,22 @@ type explainResponse struct {
 	Strategies []strategyCount `json:"strategies"`
 }
 
-func (s *server) handleExplain(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.Strategies.Explain(r.Context())
-	if err != nil {
-		s.respond.error(w, r, err)
-		return
-	}
+func getExplain(e explainer, now func() time.Time, rs responder) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap, err := e.Explain(r.Context())
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		rs.json(w, r, http.StatusOK, explainResponse{
+			envelope: ok(now(), "Scheduling strategies explained successfully"),
+			Version:  snap.Version, PIDs: explainedPIDs(snap), Strategies: counts(snap),
+		})
+	})
+}
+
+// explainedPIDs lists, per resolved PID, every strategy that matched it.
+func explainedPIDs(snap *strategy.Snapshot) []explainedPID {
 	pids := make([]explainedPID, len(snap.Entries))
 	index := make(map[int]int, len(snap.Entries))
 	for i, e := range snap.Entries {
@@ -275,8 +208,5 @@ func (s *server) handleExplain(w http.ResponseWriter, r *http.Request) {
 			pids[i].Matched = append(pids[i].Matched, snap.Strategies[m.Strategy].Name)
 		}
 	}
-	s.respond.json(w, r, http.StatusOK, explainResponse{
-		envelope: ok(s.Now(), "Scheduling strategies explained successfully"),
-		Version:  snap.Version, PIDs: pids, Strategies: counts(snap),
-	})
+	return pids
 }

@@ -1,26 +1,29 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/strategy"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 // schedulerView is exactly what a scheduler client decodes.
 type schedulerView struct {
-	Success    bool   `json:"success"`
-	Message    string `json:"message"`
-	Timestamp  string `json:"timestamp"`
-	Scheduling []struct {
-		Priority      bool   `json:"priority"`
-		ExecutionTime uint64 `json:"execution_time"`
-		PID           int    `json:"pid"`
-	} `json:"scheduling"`
+	Success    bool             `json:"success"`
+	Message    string           `json:"message"`
+	Timestamp  string           `json:"timestamp"`
+	Scheduling []schedulerEntry `json:"scheduling"`
+}
+
+// schedulerEntry is the seed's entry, all a scheduler reads of it.
+type schedulerEntry struct {
+	Priority      bool   `json:"priority"`
+	ExecutionTime uint64 `json:"execution_time"`
+	PID           int    `json:"pid"`
 }
 
 const seedStrategies = `{"strategies":[{"priority":true,"execution_time":20000000,"selectors":[{"key":"app","value":"loki"}]},
@@ -29,9 +32,7 @@ const seedStrategies = `{"strategies":[{"priority":true,"execution_time":2000000
 func strategyEnv(t *testing.T) *testEnv {
 	t.Helper()
 	env := newTestEnv(t, newValidator(t), nil)
-	if err := env.cfg.Strategies.(*strategy.Resolver).Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	syncStrategies(t, env.cfg)
 	return env
 }
 
@@ -65,13 +66,12 @@ func TestStrategiesSeedRoundTrip(t *testing.T) {
 	// 718001. The selector strategy takes loki, never pause; the seed's pid
 	// strategy takes 717720, which runs here.
 	v, _ = getScheduling(t, env.client, "")
-	got := ""
-	for _, e := range v.Scheduling {
-		got += " " + jsonString(e)
+	want := []schedulerEntry{
+		{Priority: false, ExecutionTime: 10000000, PID: 717720},
+		{Priority: true, ExecutionTime: 20000000, PID: 718001},
 	}
-	want := ` {"priority":false,"execution_time":10000000,"pid":717720} {"priority":true,"execution_time":20000000,"pid":718001}`
-	if got != want {
-		t.Errorf("scheduling =%s\nwant%s", got, want)
+	if !slices.Equal(v.Scheduling, want) {
+		t.Errorf("scheduling = %+v, want %+v", v.Scheduling, want)
 	}
 	defs := env.client.Get(t, "/api/v1/scheduling/strategies/definitions")
 	if !strings.Contains(string(defs.Body), `"name":"strategy-1"`) || !strings.Contains(string(defs.Body), `"name":"strategy-2"`) {
@@ -83,11 +83,6 @@ func TestStrategiesSeedRoundTrip(t *testing.T) {
 			t.Errorf("verbose lacks %s: %s", w, verbose.Body)
 		}
 	}
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func TestStrategiesETag(t *testing.T) {
@@ -188,5 +183,115 @@ func TestStrategyDefinitionsAndPreview(t *testing.T) {
 	}
 	if v, _ := getScheduling(t, env.client, ""); len(v.Scheduling) != 0 {
 		t.Errorf("after delete: %+v", v.Scheduling)
+	}
+}
+
+// stampedAnswer is what a write or a preview says of stamps, and of the
+// strategy a PUT stored.
+type stampedAnswer struct {
+	Stamped  []strategy.Stamp  `json:"stamped"`
+	Strategy strategy.Strategy `json:"strategy"`
+}
+
+func decodeStamped(t *testing.T, res *contract.Response) stampedAnswer {
+	t.Helper()
+	var a stampedAnswer
+	if err := json.Unmarshal(res.Body, &a); err != nil {
+		t.Fatalf("decode %s: %v", res.Body, err)
+	}
+	return a
+}
+
+// With a shared store, a pid strategy written without nodes through
+// POST, PUT or preview is limited to this node, and the answer says so;
+// with a store of one node nothing is stamped. A strategy for another
+// node is stored but not resolved here.
+func TestStrategyStamps(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		shared bool
+		want   []strategy.Stamp // for a pid strategy named pin
+	}{
+		{name: "shared store", shared: true, want: []strategy.Stamp{{Strategy: "pin", Nodes: []string{"test-node"}}}},
+		{name: "store of one node", shared: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t, newValidator(t), func(c *Config) { useStrategies(t, c, strategySetup{shared: tt.shared}) })
+			checkStamps := func(t *testing.T, what string, got []strategy.Stamp) {
+				t.Helper()
+				if !slices.EqualFunc(got, tt.want, func(a, b strategy.Stamp) bool {
+					return a.Strategy == b.Strategy && slices.Equal(a.Nodes, b.Nodes)
+				}) {
+					t.Errorf("%s: stamped %+v, want %+v", what, got, tt.want)
+				}
+			}
+			var wantNodes []string // pin's stored nodes
+			if tt.shared {
+				wantNodes = []string{"test-node"}
+			}
+			list := `{"strategies":[{"name":"pin","execution_time":1000,"pid":717720},
+				{"name":"logs","execution_time":2000,"selectors":[{"key":"app","value":"loki"}]}]}`
+
+			preview := env.client.Post(t, "/api/v1/scheduling/strategies/preview", "application/json", []byte(list))
+			if preview.StatusCode != http.StatusOK {
+				t.Fatalf("preview = %d %s", preview.StatusCode, preview.Body)
+			}
+			checkStamps(t, "preview", decodeStamped(t, preview).Stamped)
+
+			post := env.client.Post(t, "/api/v1/scheduling/strategies", "application/json", []byte(list))
+			if post.StatusCode != http.StatusOK {
+				t.Fatalf("POST = %d %s", post.StatusCode, post.Body)
+			}
+			checkStamps(t, "POST", decodeStamped(t, post).Stamped)
+			var defs struct {
+				Strategies []strategy.Strategy `json:"strategies"`
+			}
+			if err := json.Unmarshal(env.client.Get(t, "/api/v1/scheduling/strategies/definitions").Body, &defs); err != nil {
+				t.Fatal(err)
+			}
+			if len(defs.Strategies) != 2 || !slices.Equal(defs.Strategies[0].Nodes, wantNodes) || defs.Strategies[1].Nodes != nil {
+				t.Errorf("definitions read back %+v, want pin with nodes %v and logs without", defs.Strategies, wantNodes)
+			}
+
+			req := env.client.NewRequest(t, http.MethodPut, "/api/v1/scheduling/strategies/definitions/pin", "application/json",
+				[]byte(`{"priority":true,"execution_time":3000,"pid":717720}`))
+			put := env.client.Do(t, req)
+			if put.StatusCode != http.StatusOK {
+				t.Fatalf("PUT = %d %s", put.StatusCode, put.Body)
+			}
+			answer := decodeStamped(t, put)
+			checkStamps(t, "PUT", answer.Stamped)
+			if !slices.Equal(answer.Strategy.Nodes, wantNodes) {
+				t.Errorf("PUT answered the strategy with nodes %v, want it as stored, %v", answer.Strategy.Nodes, wantNodes)
+			}
+
+			// Given nodes are kept as written, and a strategy for another
+			// node does not apply here.
+			req = env.client.NewRequest(t, http.MethodPut, "/api/v1/scheduling/strategies/definitions/elsewhere", "application/json",
+				[]byte(`{"execution_time":4000,"pid":718001,"nodes":["other-node"]}`))
+			elsewhere := env.client.Do(t, req)
+			if elsewhere.StatusCode != http.StatusCreated || strings.Contains(string(elsewhere.Body), `"stamped"`) {
+				t.Fatalf("PUT with nodes = %d %s, want 201 without stamped", elsewhere.StatusCode, elsewhere.Body)
+			}
+			v, _ := getScheduling(t, env.client, "")
+			want := []schedulerEntry{{Priority: true, ExecutionTime: 3000, PID: 717720}, {Priority: false, ExecutionTime: 2000, PID: 718001}}
+			if !slices.Equal(v.Scheduling, want) {
+				t.Errorf("scheduling = %+v, want %+v (pin here, logs over the other node's strategy)", v.Scheduling, want)
+			}
+		})
+	}
+}
+
+func TestStrategyNodesValidation(t *testing.T) {
+	env := strategyEnv(t)
+	for _, tc := range []struct{ body, want string }{
+		{`{"strategies":[{"execution_time":1000,"nodes":["node-a"]}]}`, "targets nothing"},
+		{`{"strategies":[{"execution_time":1000,"pid":1,"nodes":["Node_A"]}]}`, `strategies[0] (strategy-1).nodes[0]: \"Node_A\" is not a node name`},
+		{`{"strategies":[{"execution_time":1000,"pid":1,"nodes":"node-a"}]}`, "strategies[0].nodes"},
+	} {
+		res := env.client.Post(t, "/api/v1/scheduling/strategies", "application/json", []byte(tc.body))
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(res.Body), tc.want) {
+			t.Errorf("POST %s = %d %s; want 400 with %q", tc.body, res.StatusCode, res.Body, tc.want)
+		}
 	}
 }

@@ -22,10 +22,11 @@ func benchView(b *testing.B) *podview.View {
 		uid := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
 		sbx, app := fmt.Sprintf("%063x%d", i, 0), fmt.Sprintf("%063x%d", i, 1)
 		p := procs.Pod{UID: uid, QoS: procs.Burstable, Containers: []procs.Container{{ID: sbx, Sandbox: true}, {ID: app}}}
-		p.Processes = append(p.Processes, proc(pid, "pause", sbx, 1))
+		p.Processes = append(p.Processes, testProc{pid: pid, command: "pause", container: sbx, start: 1}.process())
 		pid++
 		for j := 1; j < perPod; j++ {
-			p.Processes = append(p.Processes, proc(pid, fmt.Sprintf("worker-%d", j%7), app, 2, pid+100000))
+			worker := testProc{pid: pid, command: fmt.Sprintf("worker-%d", j%7), container: app, start: 2, threads: []int{pid + 100000}}
+			p.Processes = append(p.Processes, worker.process())
 			pid++
 		}
 		pods[i] = p

@@ -1,6 +1,8 @@
-// Package strategy holds scheduling strategies: the model operators write,
-// its validation, and the resolver that turns strategies into the PIDs
-// running on this node, as a versioned snapshot the scheduler polls.
+// Package strategy holds scheduling strategies: the model operators write
+// and its validation (model.go), the resolution of strategies into the
+// PIDs running on this node (match.go), the resolver that keeps that
+// resolution as a versioned snapshot the scheduler polls (resolver.go),
+// and the service that writes and reads them (service.go).
 package strategy
 
 import (
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,6 +29,7 @@ const (
 	MaxExecutionTime = 10_000_000_000 // 10 s
 	MaxPID           = 4_194_304      // PID_MAX_LIMIT on 64-bit
 	MaxRegexBytes    = 1024
+	MaxNodes         = 100 // node names in one strategy
 	maxNameLength    = 253
 )
 
@@ -50,14 +54,18 @@ type Strategy struct {
 	CommandRegex  string                `json:"command_regex,omitempty"`
 	// Threads also targets every thread (TID) of each matched process.
 	Threads bool `json:"threads,omitempty"`
+	// Nodes, when not empty, limits the strategy to the servers of these
+	// Kubernetes nodes. It targets nothing by itself.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
-// compiled is a validated strategy ready to match.
+// compiled is a validated strategy ready to match on one node.
 type compiled struct {
 	Strategy
-	selector labels.Selector // selectors AND label_selector; nil: none
-	regex    *regexp.Regexp  // nil: none
-	ns       map[string]bool // nil: any
+	selector  labels.Selector // selectors AND label_selector; nil: none
+	regex     *regexp.Regexp  // nil: none
+	ns        map[string]bool // nil: any
+	elsewhere bool            // nodes does not list this node: matches nothing
 }
 
 // podConditions reports whether the strategy has conditions on the pod.
@@ -147,7 +155,7 @@ func describeJSONError(where string, err error) string {
 		return fmt.Sprintf("%s: Invalid JSON format: unexpected end of input", cmpOr(where, "body"))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return fmt.Sprintf("%s: unknown field; known fields are name, priority, execution_time, pid, selectors, namespaces, label_selector, command_regex, threads (and strategies at the top)", join(field))
+		return fmt.Sprintf("%s: unknown field; known fields are name, priority, execution_time, pid, selectors, namespaces, label_selector, command_regex, threads, nodes (and strategies at the top)", join(field))
 	}
 	return fmt.Sprintf("%s: %v", cmpOr(where, "body"), err)
 }
@@ -256,15 +264,24 @@ func (s Strategy) problems() []string {
 			add("command_regex: %v", err)
 		}
 	}
+	if len(s.Nodes) > MaxNodes {
+		add("nodes: %d given, at most %d allowed", len(s.Nodes), MaxNodes)
+	} else {
+		for j, n := range s.Nodes {
+			if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+				add("nodes[%d]: %q is not a node name: %s", j, n, errs[0])
+			}
+		}
+	}
 	if s.PID == 0 && len(s.Selectors) == 0 && s.LabelSelector == nil && len(s.Namespaces) == 0 && s.CommandRegex == "" {
 		add("targets nothing: give pid, or at least one of selectors, label_selector, namespaces, command_regex")
 	}
 	return ps
 }
 
-// compile prepares a valid strategy for matching.
-func compile(s Strategy) (*compiled, error) {
-	c := &compiled{Strategy: s}
+// compile prepares a valid strategy for matching on the server of node.
+func compile(s Strategy, node string) (*compiled, error) {
+	c := &compiled{Strategy: s, elsewhere: len(s.Nodes) > 0 && !slices.Contains(s.Nodes, node)}
 	sel := labels.NewSelector()
 	for _, ls := range s.Selectors {
 		r, err := labels.NewRequirement(ls.Key, "=", []string{ls.Value})

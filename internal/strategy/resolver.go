@@ -2,15 +2,16 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/notify"
 	"github.com/bss-api/bss-api/internal/podview"
 )
 
@@ -26,6 +27,12 @@ type PIDWatcher interface {
 	WatchPIDs(pids []int)
 }
 
+// ChangeSource tells of strategy changes made elsewhere, such as another
+// bss-api writing to a shared store. Optional.
+type ChangeSource interface {
+	SubscribeStrategies() (<-chan struct{}, func())
+}
+
 // Snapshot is an immutable resolution. Readers must not modify it.
 type Snapshot struct {
 	// Version moves whenever Entries change, and only then.
@@ -33,24 +40,27 @@ type Snapshot struct {
 	ResolvedAt time.Time
 	Strategies []Strategy // as resolved, names filled, in precedence order
 	Result
+
+	// What explain and preview resolve with: Strategies compiled, and the
+	// bindings as this resolution left them. Read-only; clone bind to
+	// resolve with it.
+	compiled []*compiled
+	bind     Bindings
 }
 
-// ChangeSource tells of strategy changes made elsewhere, such as another
-// bss-api writing to a shared store. Optional.
-type ChangeSource interface {
-	SubscribeStrategies() (<-chan struct{}, func())
-}
-
-// Options configure a Resolver.
-type Options struct {
+// ResolverOptions configure a Resolver.
+type ResolverOptions struct {
+	// Store is read (List) when it may have changed; the resolver never
+	// writes it.
 	Store   Store
 	Views   ViewSource
 	Watcher PIDWatcher // optional
 	// Changes, when the store is shared, wakes the resolver on changes
 	// written by other instances. Optional.
 	Changes ChangeSource
-	// Max is the largest number of strategies stored.
-	Max int
+	// Node is this server's node: a strategy with nodes applies only if
+	// they list it.
+	Node string
 	// Debounce batches bursts of view changes into one resolution.
 	Debounce time.Duration
 	Logger   *slog.Logger
@@ -58,129 +68,185 @@ type Options struct {
 }
 
 // Resolver keeps the resolution of the stored strategies against the
-// current pod view. Reads are lock-free snapshot loads; writes go through
-// the store and are resolved before they return, so a GET after a
-// successful write already reflects it.
+// current pod view. Run's goroutine owns everything a resolution uses (the
+// strategies last read, the bindings, the version) and is the only one
+// that reads the store for it, resolves and publishes, so resolutions are
+// published in the order their reads were made and no lock is held across
+// store I/O. Snapshot is a lock-free load. Sync lets a writer wait until
+// its change is resolved. Safe for concurrent use.
 type Resolver struct {
-	opts Options
+	opts ResolverOptions
 	log  *slog.Logger
 	snap atomic.Pointer[Snapshot]
 
-	mu       sync.Mutex // serialises resolution and writes
-	bind     Bindings
-	list     []Strategy  // as last read from the store
-	compiled []*compiled // list, compiled
-	loaded   bool        // list has been read at least once
-	stale    bool        // the store changed since list was read
-	version  uint64
-	// retry wakes Run to read the store again after a failed read.
-	retry chan struct{}
+	// requested counts Sync calls. A read of the store made after
+	// requested reached n sees every change made before the nth Sync.
+	requested atomic.Uint64
+	wake      chan struct{} // holds one wake-up: Sync was called
+	stopped   chan struct{} // closed when Run returns
+
+	mu       sync.Mutex // guards the three below; held only to swap them
+	done     uint64     // the highest request a finished read covers
+	doneErr  error      // that read's error
+	progress chan struct{}
+
+	// Owned by Run's goroutine.
+	list      []Strategy  // as last read from the store
+	compiled  []*compiled // list, compiled
+	bind      Bindings
+	loaded    bool   // list has been read at least once
+	covered   uint64 // the requests that list includes
+	elsewhere bool   // Changes told of a change since list was read
+	version   uint64
 }
 
 // retryAfter is how long Run waits before reading the store again after
 // a failed read.
 const retryAfter = time.Second
 
-// NewResolver returns a resolver; nothing is resolved before Run or a write.
-func NewResolver(opts Options) *Resolver {
+// errStopped is what Sync returns once Run has returned.
+var errStopped = errors.New("the strategy resolver has stopped")
+
+// NewResolver returns a resolver; nothing is resolved before Run.
+func NewResolver(opts ResolverOptions) *Resolver {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Resolver{opts: opts, log: opts.Logger, bind: Bindings{}, stale: true, retry: make(chan struct{}, 1)}
+	return &Resolver{
+		opts: opts, log: opts.Logger, bind: Bindings{},
+		wake: make(chan struct{}, 1), stopped: make(chan struct{}), progress: make(chan struct{}),
+	}
 }
 
 // Snapshot returns the current resolution, or nil before the first.
 func (r *Resolver) Snapshot() *Snapshot { return r.snap.Load() }
 
-// Run re-resolves after every change of the pod view until ctx is
-// cancelled. The store is read again only when it changed: after a write,
-// or when Changes tells of a write elsewhere; a failed read is retried
-// every second, resolving the pod view with the last strategies read
-// meanwhile.
+// view returns the current pod view, or nil before the first scan.
+func (r *Resolver) view() *podview.View { return r.opts.Views.View() }
+
+// Run resolves the stored strategies until ctx is cancelled: at once, after
+// every change of the pod view (debounced), at every Sync, and after
+// Changes tells of a write elsewhere. The store is read again only when it
+// may have changed: at a Sync, or after such a notice. A failed read is
+// retried every second, resolving the pod view with the last strategies
+// read meanwhile. Run must be called at most once.
 func (r *Resolver) Run(ctx context.Context) error {
-	ch, stop := r.opts.Views.Subscribe()
-	defer stop()
-	var external <-chan struct{}
+	defer close(r.stopped)
+	views, stopViews := r.opts.Views.Subscribe()
+	defer stopViews()
+	var elsewhere <-chan struct{}
 	if r.opts.Changes != nil {
 		c, stopChanges := r.opts.Changes.SubscribeStrategies()
 		defer stopChanges()
-		external = c
+		elsewhere = c
 	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	pending := false
-	schedule := func(after time.Duration) {
-		if !pending {
-			pending = true
-			timer.Reset(after)
-		}
-	}
-	refresh := func() {
-		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+	batch := notify.NewBatch()
+	defer batch.Stop()
+	resolve := func() {
+		if err := r.refresh(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error("resolve strategies", "err", err)
-			schedule(retryAfter)
+			batch.Arm(retryAfter)
 		}
 	}
-	refresh()
+	resolve()
 	for {
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return nil
-		case <-external:
-			r.markStale()
-			schedule(r.opts.Debounce)
-		case <-r.retry:
-			schedule(retryAfter)
-		case <-ch:
-			schedule(r.opts.Debounce)
-		case <-timer.C:
-			pending = false
-			refresh()
+		case <-elsewhere:
+			r.elsewhere = true
+			batch.Arm(r.opts.Debounce)
+		case <-views:
+			batch.Arm(r.opts.Debounce)
+		case <-r.wake:
+			resolve()
+		case <-batch.C():
+			batch.Fired()
+			resolve()
 		}
 	}
 }
 
-func (r *Resolver) markStale() {
-	r.mu.Lock()
-	r.stale = true
-	r.mu.Unlock()
-}
-
-// Refresh resolves the current view now, reading the store first if it
-// changed. When that read fails, the view is still resolved, with the last
-// strategies read, and the error is returned.
-func (r *Resolver) Refresh(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.refreshLocked(ctx)
-}
-
-func (r *Resolver) refreshLocked(ctx context.Context) error {
-	var readErr error
-	if r.stale {
-		if readErr = r.reload(ctx); readErr == nil {
-			r.stale = false
-		} else if !r.loaded {
-			return readErr
+// Sync makes Run read the store and resolve, and waits until it has. When
+// Sync returns nil, Snapshot reflects every change the store had made
+// before Sync was called (once there is a pod view to resolve). Otherwise it returns the error of the read that
+// was to include them (Run retries it), ctx's error, or an error saying
+// that Run has returned. Sync waits for Run: it returns before ctx ends
+// only once Run has been started.
+func (r *Resolver) Sync(ctx context.Context) error {
+	n := r.requested.Add(1)
+	select {
+	case r.wake <- struct{}{}:
+	default: // a wake-up is pending; the read it starts will include n
+	}
+	for {
+		r.mu.Lock()
+		done, err, progress := r.done, r.doneErr, r.progress
+		r.mu.Unlock()
+		if done >= n {
+			return err
+		}
+		select {
+		case <-progress:
+		case <-r.stopped:
+			return errStopped
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	v := r.opts.Views.View()
+}
+
+// refresh reads the store if it may have changed, then resolves the
+// current view and publishes the result. When the read fails, the view is
+// still resolved, with the strategies last read, and the error returned.
+// Only Run's goroutine calls it.
+func (r *Resolver) refresh(ctx context.Context) error {
+	target := r.requested.Load() // before the read, which then includes them
+	read := !r.loaded || r.elsewhere || target > r.covered
+	var err error
+	if read {
+		if err = r.reload(ctx); err == nil {
+			r.covered, r.elsewhere = target, false
+		}
+	}
+	if r.loaded {
+		r.publish()
+	}
+	if read {
+		r.finished(target, err)
+	}
+	return err
+}
+
+// publish resolves the current view with the strategies in hand and
+// publishes the snapshot. Before the first process scan there is nothing
+// to resolve; Run resolves when the view arrives.
+func (r *Resolver) publish() {
+	v := r.view()
 	if v == nil {
-		return readErr // no processes known yet; Run resolves when they are
+		return
 	}
 	// Entries only: the counts of preview and explain are computed on
 	// demand.
 	res := Resolve(r.compiled, v, r.bind, Winners)
-	cur := r.snap.Load()
-	if cur == nil || !reflect.DeepEqual(cur.Entries, res.Entries) {
+	if cur := r.snap.Load(); cur == nil || !slices.Equal(cur.Entries, res.Entries) {
 		r.version++
 	}
-	r.snap.Store(&Snapshot{Version: r.version, ResolvedAt: r.opts.Now(), Strategies: r.list, Result: res})
-	return readErr
+	r.snap.Store(&Snapshot{Version: r.version, ResolvedAt: r.opts.Now(), Strategies: r.list, Result: res,
+		compiled: r.compiled, bind: maps.Clone(r.bind)})
+}
+
+// finished tells the Sync callers waiting for requests up to target that
+// the read meant to include them is over, with err.
+func (r *Resolver) finished(target uint64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done, r.doneErr = target, err
+	close(r.progress)
+	r.progress = make(chan struct{})
 }
 
 // reload reads and compiles the stored strategies.
@@ -191,7 +257,7 @@ func (r *Resolver) reload(ctx context.Context) error {
 	}
 	cs := make([]*compiled, 0, len(list))
 	for _, s := range list {
-		c, err := compile(s)
+		c, err := compile(s, r.opts.Node)
 		if err != nil {
 			return err // stored strategies were validated on write
 		}
@@ -212,123 +278,4 @@ func (r *Resolver) reload(ctx context.Context) error {
 		r.opts.Watcher.WatchPIDs(pids)
 	}
 	return nil
-}
-
-// written resolves after a committed write. The write stands whatever
-// happens here: when the store cannot be read back, the previous
-// strategies stay in force and Run retries, so the change is served as
-// soon as the store is readable.
-func (r *Resolver) written(ctx context.Context) {
-	r.stale = true
-	if err := r.refreshLocked(context.WithoutCancel(ctx)); err != nil {
-		r.log.Warn("strategy change committed; reading it back failed, retrying", "err", err)
-		select {
-		case r.retry <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// Definitions returns the stored strategies as written, with their names.
-func (r *Resolver) Definitions(ctx context.Context) ([]Strategy, error) {
-	list, _, err := r.opts.Store.List(ctx)
-	if err != nil {
-		return nil, storeError(err, "read")
-	}
-	return list, nil
-}
-
-// storeError passes on a store error that carries an apperr code (the
-// stores mark their own failures Unavailable, and refusals Invalid or
-// NotFound); one without a code is a failure of the store: 503.
-func storeError(err error, what string) error {
-	if apperr.CodeOf(err) != apperr.Internal {
-		return err
-	}
-	return apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be "+what)
-}
-
-// ReplaceAll validates list and replaces every stored strategy with it
-// atomically (the seed's POST), then resolves.
-func (r *Resolver) ReplaceAll(ctx context.Context, list []Strategy) ([]Strategy, error) {
-	norm, err := Normalize(list, r.opts.Max)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.opts.Store.Replace(ctx, norm); err != nil {
-		return nil, storeError(err, "written")
-	}
-	r.written(ctx)
-	return norm, nil
-}
-
-// Put creates or replaces the strategy s.Name, then resolves.
-func (r *Resolver) Put(ctx context.Context, s Strategy) (bool, error) {
-	if s.Name == "" {
-		return false, apperr.Errorf(apperr.Invalid, "name: required")
-	}
-	if err := s.Validate(); err != nil { // the name's rule included
-		return false, err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	created, err := r.opts.Store.Put(ctx, s, r.opts.Max)
-	if err != nil {
-		return false, storeError(err, "written")
-	}
-	r.written(ctx)
-	return created, nil
-}
-
-// Delete removes the named strategy, then resolves.
-func (r *Resolver) Delete(ctx context.Context, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.opts.Store.Delete(ctx, name); err != nil {
-		return storeError(err, "written")
-	}
-	r.written(ctx)
-	return nil
-}
-
-// Explain resolves the strategies in force again, recording every match,
-// against the current view. Version is that of the snapshot current when
-// it was asked. The resolution runs outside the lock: at a thousand
-// strategies over ten thousand processes it takes about 0.1 s, and writes
-// and background resolutions need not wait for it.
-func (r *Resolver) Explain(_ context.Context) (*Snapshot, error) {
-	r.mu.Lock()
-	cur := r.snap.Load()
-	list, cs, bind := r.list, r.compiled, maps.Clone(r.bind)
-	r.mu.Unlock()
-	v := r.opts.Views.View()
-	if cur == nil || v == nil {
-		return nil, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet; retry in a moment")
-	}
-	res := Resolve(cs, v, bind, Explain)
-	return &Snapshot{Version: cur.Version, ResolvedAt: r.opts.Now(), Strategies: list, Result: res}, nil
-}
-
-// Preview resolves list against the current view without storing it.
-func (r *Resolver) Preview(_ context.Context, list []Strategy) (*Snapshot, error) {
-	norm, err := Normalize(list, r.opts.Max)
-	if err != nil {
-		return nil, err
-	}
-	cs := make([]*compiled, len(norm))
-	for i, s := range norm {
-		if cs[i], err = compile(s); err != nil {
-			return nil, apperr.Errorf(apperr.Invalid, "%v", err)
-		}
-	}
-	v := r.opts.Views.View()
-	if v == nil {
-		return nil, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment")
-	}
-	r.mu.Lock()
-	bind := maps.Clone(r.bind) // a preview must not bind anything
-	r.mu.Unlock()
-	return &Snapshot{ResolvedAt: r.opts.Now(), Strategies: norm, Result: Resolve(cs, v, bind, Counts)}, nil
 }

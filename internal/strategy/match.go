@@ -8,7 +8,9 @@ import (
 	"github.com/bss-api/bss-api/internal/podview"
 )
 
-// Entry is one resolved PID (or TID) with the strategy that won it.
+// Entry is one resolved PID (or TID) with the strategy that won it. It is
+// comparable, and must stay so: the resolver compares entries with ==
+// to decide whether a resolution changed.
 type Entry struct {
 	PID           int
 	Priority      bool
@@ -70,6 +72,7 @@ const (
 // each group the first in list order wins. PID strategies target any live
 // process of the node (other conditions, if given, must hold too); the
 // others target only processes in pods, never a sandbox (pause) container.
+// A strategy whose nodes do not list this node matches nothing.
 func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth) Result {
 	explain := depth >= Counts
 	res := Result{Matched: make([]int, len(strategies)), Won: make([]int, len(strategies))}
@@ -122,7 +125,7 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth
 
 	// Explicit PIDs first, in list order.
 	for si, s := range strategies {
-		if s.PID == 0 {
+		if s.PID == 0 || s.elsewhere {
 			continue
 		}
 		pid := int(s.PID)
@@ -159,7 +162,7 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth
 	// Then selector strategies over the pods' processes, in list order.
 	selectors := make([]int, 0, len(strategies))
 	for si, s := range strategies {
-		if s.PID == 0 {
+		if s.PID == 0 && !s.elsewhere {
 			selectors = append(selectors, si)
 		}
 	}

@@ -1,11 +1,8 @@
 package strategy
 
 import (
-	"context"
-	"errors"
-	"fmt"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +13,9 @@ import (
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
 )
+
+// testNode is the node the tests resolve on.
+const testNode = "node-a"
 
 const (
 	upfUID  = "11111111-1111-4111-8111-111111111111"
@@ -34,8 +34,18 @@ func (m meta) Lookup(uid string) (kube.PodMeta, bool) { p, ok := m[uid]; return 
 func (m meta) Version() uint64                        { return 1 }
 func (m meta) Subscribe() (<-chan struct{}, func())   { return nil, func() {} }
 
-func proc(pid int, cmd, ctr string, start uint64, threads ...int) procs.Process {
-	return procs.Process{Proc: procs.Proc{PID: pid, Command: cmd, StartTime: start}, ContainerID: ctr, Threads: append([]int{pid}, threads...)}
+// testProc describes one process of a test view.
+type testProc struct {
+	pid       int
+	command   string
+	container string // container ID; "" outside pods
+	start     uint64
+	threads   []int // besides the main thread
+}
+
+func (p testProc) process() procs.Process {
+	return procs.Process{Proc: procs.Proc{PID: p.pid, Command: p.command, StartTime: p.start}, ContainerID: p.container,
+		Threads: append([]int{p.pid}, p.threads...)}
 }
 
 // view: upf pod (ns core, nf=upf) with pause 100 and upf 101 (threads 102,
@@ -46,13 +56,20 @@ func testView(t testing.TB, upfStart uint64) *podview.View {
 	s := procs.NewSnapshot(1, time.Unix(0, 0), []procs.Pod{
 		{UID: upfUID, QoS: procs.Burstable,
 			Containers: []procs.Container{{ID: sbx1, Sandbox: true}, {ID: app1}},
-			Processes:  []procs.Process{proc(100, "pause", sbx1, 10), proc(101, "upf", app1, upfStart, 102, 103)}},
+			Processes: []procs.Process{
+				testProc{pid: 100, command: "pause", container: sbx1, start: 10}.process(),
+				testProc{pid: 101, command: "upf", container: app1, start: upfStart, threads: []int{102, 103}}.process(),
+			}},
 		{UID: gnbUID, QoS: procs.Burstable,
 			Containers: []procs.Container{{ID: sbx2, Sandbox: true}, {ID: app2}},
-			Processes:  []procs.Process{proc(200, "pause", sbx2, 20), proc(201, "nr-gnb", app2, 21), proc(202, "ping", app2, 22)}},
+			Processes: []procs.Process{
+				testProc{pid: 200, command: "pause", container: sbx2, start: 20}.process(),
+				testProc{pid: 201, command: "nr-gnb", container: app2, start: 21}.process(),
+				testProc{pid: 202, command: "ping", container: app2, start: 22}.process(),
+			}},
 		{UID: anonUID, QoS: procs.BestEffort,
 			Containers: []procs.Container{{ID: app3}},
-			Processes:  []procs.Process{proc(301, "nr-gnb", app3, 31)}},
+			Processes:  []procs.Process{testProc{pid: 301, command: "nr-gnb", container: app3, start: 31}.process()}},
 	}, []procs.Process{{Proc: procs.Proc{PID: 1, Command: "systemd", StartTime: 1}}, {Proc: procs.Proc{PID: 500, Command: "sshd", StartTime: 5}, Threads: []int{500, 501}}})
 	return podview.Build(1, s, meta{
 		upfUID: {UID: upfUID, Name: "upf-0", Namespace: "core", Labels: map[string]string{"nf": "upf", "tier": "data"},
@@ -70,20 +87,26 @@ func mustCompile(t testing.TB, list []Strategy) []*compiled {
 	}
 	cs := make([]*compiled, len(norm))
 	for i, s := range norm {
-		if cs[i], err = compile(s); err != nil {
+		if cs[i], err = compile(s, testNode); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return cs
 }
 
-// render lists entries as "pid:strategy" in order.
-func render(es []Entry) string {
-	parts := make([]string, len(es))
+// won is a resolved PID and the strategy that won it.
+type won struct {
+	pid      int
+	strategy string
+}
+
+// winners lists entries as (PID, strategy) in order; never nil.
+func winners(es []Entry) []won {
+	out := make([]won, len(es))
 	for i, e := range es {
-		parts[i] = fmt.Sprintf("%d:%s", e.PID, e.Strategy)
+		out[i] = won{e.PID, e.Strategy}
 	}
-	return strings.Join(parts, " ")
+	return out
 }
 
 func TestResolve(t *testing.T) {
@@ -91,54 +114,69 @@ func TestResolve(t *testing.T) {
 	tests := []struct {
 		name string
 		list []Strategy
-		want string
+		want []won
 	}{
-		{"empty", nil, ""},
+		{"empty", nil, []won{}},
 		{"seed selector targets the app, never pause",
 			[]Strategy{{Name: "s", Priority: true, ExecutionTime: 20 * uint64(ms), Selectors: []LabelSelector{{"nf", "upf"}}}},
-			"101:s"},
+			[]won{{101, "s"}}},
 		{"seed pid strategy",
-			[]Strategy{{Name: "p", ExecutionTime: 10 * uint64(ms), PID: 500}}, "500:p"},
+			[]Strategy{{Name: "p", ExecutionTime: 10 * uint64(ms), PID: 500}}, []won{{500, "p"}}},
 		{"a pid that is not running resolves to nothing",
-			[]Strategy{{Name: "p", ExecutionTime: 10 * uint64(ms), PID: 717720}}, ""},
+			[]Strategy{{Name: "p", ExecutionTime: 10 * uint64(ms), PID: 717720}}, []won{}},
 		{"explicit pid wins over an earlier selector strategy",
 			[]Strategy{{Name: "sel", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "gnb"}}}, {Name: "pid", ExecutionTime: 2000, PID: 201}},
-			"201:pid 202:sel"},
+			[]won{{201, "pid"}, {202, "sel"}}},
 		{"among selector strategies the first in list order wins",
 			[]Strategy{{Name: "a", ExecutionTime: 1000, Namespaces: []string{"ran"}}, {Name: "b", ExecutionTime: 2000, CommandRegex: "nr-gnb|ping"}},
-			"201:a 202:a 301:b"},
+			[]won{{201, "a"}, {202, "a"}, {301, "b"}}},
 		{"command regex alone reaches pods without metadata",
-			[]Strategy{{Name: "r", ExecutionTime: 1000, CommandRegex: "^nr-gnb$"}}, "201:r 301:r"},
+			[]Strategy{{Name: "r", ExecutionTime: 1000, CommandRegex: "^nr-gnb$"}}, []won{{201, "r"}, {301, "r"}}},
 		{"label conditions never match pods without metadata",
-			[]Strategy{{Name: "l", ExecutionTime: 1000, LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "nf", Operator: metav1.LabelSelectorOpDoesNotExist}}}}}, ""},
+			[]Strategy{{Name: "l", ExecutionTime: 1000, LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "nf", Operator: metav1.LabelSelectorOpDoesNotExist}}}}}, []won{}},
 		{"conditions are ANDed",
-			[]Strategy{{Name: "and", ExecutionTime: 1000, Namespaces: []string{"ran"}, CommandRegex: "ping"}}, "202:and"},
+			[]Strategy{{Name: "and", ExecutionTime: 1000, Namespaces: []string{"ran"}, CommandRegex: "ping"}}, []won{{202, "and"}}},
 		{"label_selector In with selectors",
 			[]Strategy{{Name: "ls", ExecutionTime: 1000, Selectors: []LabelSelector{{"tier", "data"}},
 				LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "nf", Operator: metav1.LabelSelectorOpIn, Values: []string{"upf", "smf"}}}}}},
-			"101:ls"},
+			[]won{{101, "ls"}}},
 		{"NotIn", []Strategy{{Name: "n", ExecutionTime: 1000, LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "nf", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"upf"}}}}}},
-			"201:n 202:n"},
+			[]won{{201, "n"}, {202, "n"}}},
 		{"threads expand to TIDs",
-			[]Strategy{{Name: "t", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "upf"}}, Threads: true}}, "101:t 102:t 103:t"},
+			[]Strategy{{Name: "t", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "upf"}}, Threads: true}}, []won{{101, "t"}, {102, "t"}, {103, "t"}}},
 		{"threads follow the strategy that won the process",
 			[]Strategy{{Name: "a", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "upf"}}}, {Name: "b", ExecutionTime: 1000, CommandRegex: "upf", Threads: true}},
-			"101:a"},
+			[]won{{101, "a"}}},
 		{"explicit pid with conditions that fail",
-			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 201, Namespaces: []string{"core"}}}, ""},
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 201, Namespaces: []string{"core"}}}, []won{}},
 		{"explicit pid may target a sandbox",
-			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 100}}, "100:p"},
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 100}}, []won{{100, "p"}}},
 		{"explicit pid with pod conditions never matches a host process",
-			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 500, Selectors: []LabelSelector{{"nf", "upf"}}}}, ""},
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 500, Selectors: []LabelSelector{{"nf", "upf"}}}}, []won{}},
 		{"two pid strategies on one pid: the first wins",
-			[]Strategy{{Name: "p1", ExecutionTime: 1000, PID: 1}, {Name: "p2", ExecutionTime: 2000, PID: 1}}, "1:p1"},
+			[]Strategy{{Name: "p1", ExecutionTime: 1000, PID: 1}, {Name: "p2", ExecutionTime: 2000, PID: 1}}, []won{{1, "p1"}}},
+		{"a pid strategy for this node applies",
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 500, Nodes: []string{"node-b", testNode}}}, []won{{500, "p"}}},
+		{"a pid strategy for other nodes does not",
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 500, Nodes: []string{"node-b"}}}, []won{}},
+		{"a pid strategy for other nodes leaves its PID to a selector strategy",
+			[]Strategy{{Name: "sel", ExecutionTime: 1000, Namespaces: []string{"ran"}}, {Name: "pid", ExecutionTime: 2000, PID: 201, Nodes: []string{"node-b"}}},
+			[]won{{201, "sel"}, {202, "sel"}}},
+		{"nodes and a pid's other conditions are ANDed",
+			[]Strategy{{Name: "p", ExecutionTime: 1000, PID: 201, Nodes: []string{testNode}, Namespaces: []string{"core"}}}, []won{}},
+		{"a selector strategy for this node applies",
+			[]Strategy{{Name: "s", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "upf"}}, Nodes: []string{testNode}}}, []won{{101, "s"}}},
+		{"a selector strategy for other nodes does not, and the next one wins",
+			[]Strategy{{Name: "a", ExecutionTime: 1000, Selectors: []LabelSelector{{"nf", "upf"}}, Nodes: []string{"node-b"}},
+				{Name: "b", ExecutionTime: 1000, CommandRegex: "^upf$"}},
+			[]won{{101, "b"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, depth := range []Depth{Winners, Counts, Explain} {
 				res := Resolve(mustCompile(t, tt.list), testView(t, 11), Bindings{}, depth)
-				if got := render(res.Entries); got != tt.want {
-					t.Errorf("depth %d: entries %q, want %q", depth, got, tt.want)
+				if got := winners(res.Entries); !slices.Equal(got, tt.want) {
+					t.Errorf("depth %d: entries %v, want %v", depth, got, tt.want)
 				}
 			}
 		})
@@ -152,8 +190,8 @@ func TestResolveExplainCounts(t *testing.T) {
 		{Name: "pid", ExecutionTime: 1000, PID: 202},
 	}
 	res := Resolve(mustCompile(t, list), testView(t, 11), Bindings{}, Explain)
-	if got := render(res.Entries); got != "201:ns 202:pid 301:re" {
-		t.Errorf("entries %q", got)
+	if got, want := winners(res.Entries), []won{{201, "ns"}, {202, "pid"}, {301, "re"}}; !slices.Equal(got, want) {
+		t.Errorf("entries %v, want %v", got, want)
 	}
 	wantMatched, wantWon := []int{2, 3, 1}, []int{1, 1, 1}
 	for i := range list {
@@ -161,12 +199,9 @@ func TestResolveExplainCounts(t *testing.T) {
 			t.Errorf("%s: matched %d won %d, want %d and %d", list[i].Name, res.Matched[i], res.Won[i], wantMatched[i], wantWon[i])
 		}
 	}
-	var matches []string
-	for _, m := range res.Matches {
-		matches = append(matches, fmt.Sprintf("%d:%s", m.PID, list[m.Strategy].Name))
-	}
-	if got := strings.Join(matches, " "); got != "201:ns 201:re 202:ns 202:re 202:pid 301:re" {
-		t.Errorf("matches %q", got)
+	wantMatches := []Match{{201, 0}, {201, 1}, {202, 0}, {202, 1}, {202, 2}, {301, 1}}
+	if !slices.Equal(res.Matches, wantMatches) {
+		t.Errorf("matches %v, want %v", res.Matches, wantMatches)
 	}
 }
 
@@ -178,14 +213,14 @@ func TestResolvePIDBindsWhenConditionsHold(t *testing.T) {
 	host := func(cmd string, start uint64) *podview.View {
 		return podview.Build(1, procs.NewSnapshot(1, time.Unix(0, 0), nil, []procs.Process{{Proc: procs.Proc{PID: 500, Command: cmd, StartTime: start}}}), meta{})
 	}
-	if got := render(Resolve(cs, host("sshd", 5), bind, Winners).Entries); got != "" {
-		t.Fatalf("with sshd at the PID = %q, want nothing", got)
+	if got := winners(Resolve(cs, host("sshd", 5), bind, Winners).Entries); len(got) != 0 {
+		t.Fatalf("with sshd at the PID = %v, want nothing", got)
 	}
-	if got := render(Resolve(cs, host("nginx", 50), bind, Winners).Entries); got != "500:web" {
-		t.Errorf("with nginx at the PID = %q, want 500:web", got)
+	if got, want := winners(Resolve(cs, host("nginx", 50), bind, Winners).Entries), []won{{500, "web"}}; !slices.Equal(got, want) {
+		t.Errorf("with nginx at the PID = %v, want %v", got, want)
 	}
-	if got := render(Resolve(cs, host("nginx", 70), bind, Winners).Entries); got != "" {
-		t.Errorf("after the PID was reused by another nginx = %q, want nothing", got)
+	if got := winners(Resolve(cs, host("nginx", 70), bind, Winners).Entries); len(got) != 0 {
+		t.Errorf("after the PID was reused by another nginx = %v, want nothing", got)
 	}
 }
 
@@ -193,21 +228,21 @@ func TestResolvePIDBindsWhenConditionsHold(t *testing.T) {
 // outside pods (the index keeps them for the PIDs strategies target).
 func TestResolvePIDThreadsOutsidePods(t *testing.T) {
 	cs := mustCompile(t, []Strategy{{Name: "sshd", ExecutionTime: 1000, PID: 500, Threads: true}})
-	if got := render(Resolve(cs, testView(t, 11), Bindings{}, Winners).Entries); got != "500:sshd 501:sshd" {
-		t.Errorf("entries = %q, want the process and its thread", got)
+	if got, want := winners(Resolve(cs, testView(t, 11), Bindings{}, Winners).Entries), []won{{500, "sshd"}, {501, "sshd"}}; !slices.Equal(got, want) {
+		t.Errorf("entries = %v, want the process and its thread %v", got, want)
 	}
 }
 
 func TestResolvePIDReuse(t *testing.T) {
 	cs := mustCompile(t, []Strategy{{Name: "p", ExecutionTime: 1000, PID: 101}})
 	bind := Bindings{}
-	if got := render(Resolve(cs, testView(t, 11), bind, Winners).Entries); got != "101:p" {
-		t.Fatalf("first = %q", got)
+	if got, want := winners(Resolve(cs, testView(t, 11), bind, Winners).Entries), []won{{101, "p"}}; !slices.Equal(got, want) {
+		t.Fatalf("first = %v, want %v", got, want)
 	}
 	// PID 101 now belongs to a process that started later: not the one
 	// the strategy was first applied to.
-	if got := render(Resolve(cs, testView(t, 99), bind, Winners).Entries); got != "" {
-		t.Errorf("after PID reuse = %q, want nothing", got)
+	if got := winners(Resolve(cs, testView(t, 99), bind, Winners).Entries); len(got) != 0 {
+		t.Errorf("after PID reuse = %v, want nothing", got)
 	}
 }
 
@@ -238,6 +273,11 @@ func TestNormalizeAndValidate(t *testing.T) {
 		{"bad label_selector", []Strategy{{ExecutionTime: 1000, LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "k", Operator: "Maybe"}}}}}, 10, "label_selector"},
 		{"duplicate names", []Strategy{{Name: "x", ExecutionTime: 1000, PID: 1}, {Name: "x", ExecutionTime: 1000, PID: 2}}, 10, `"x" is also the name of strategies[0]`},
 		{"bad name", []Strategy{{Name: "Not Valid", ExecutionTime: 1000, PID: 1}}, 10, "name:"},
+		{"nodes", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: []string{"node-a", "ip-10-0-0-1.ec2.internal"}}}, 10, ""},
+		{"nodes alone target nothing", []Strategy{{ExecutionTime: 1000, Nodes: []string{"node-a"}}}, 10, "targets nothing"},
+		{"bad node name", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: []string{"node-a", "Node_B"}}}, 10, `nodes[1]: "Node_B" is not a node name`},
+		{"node name too long", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: []string{strings.Repeat("a", 254)}}}, 10, "nodes[0]"},
+		{"too many nodes", []Strategy{{ExecutionTime: 1000, PID: 1, Nodes: slices.Repeat([]string{"n"}, 101)}}, 10, "nodes: 101 given, at most 100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,16 +292,22 @@ func TestNormalizeAndValidate(t *testing.T) {
 			}
 		})
 	}
-	got, _ := Normalize([]Strategy{{Name: "strategy-2", ExecutionTime: 1000, PID: 1}, {ExecutionTime: 1000, PID: 2}, {ExecutionTime: 1000, PID: 3}}, 10)
-	if names := got[0].Name + "," + got[1].Name + "," + got[2].Name; names != "strategy-2,strategy-1,strategy-3" {
-		t.Errorf("generated names = %s", names)
+	got, err := Normalize([]Strategy{{Name: "strategy-2", ExecutionTime: 1000, PID: 1}, {ExecutionTime: 1000, PID: 2}, {ExecutionTime: 1000, PID: 3}}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{got[0].Name, got[1].Name, got[2].Name}
+	if want := []string{"strategy-2", "strategy-1", "strategy-3"}; !slices.Equal(names, want) {
+		t.Errorf("generated names = %v, want %v", names, want)
 	}
 }
 
 func TestDecodeList(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"strategies":[{"priority":true,"execution_time":20000000,"selectors":[{"key":"nf","value":"upf"}]},{"priority":false,"execution_time":10000000,"pid":717720}]}`: "",
-		`{"strategies":[]}`:                      "",
+		`{"strategies":[]}`: "",
+		`{"strategies":[{"execution_time":1000,"pid":7,"nodes":["node-a"]}]}`: "",
+		`{"strategies":[{"execution_time":1000,"pid":7,"nodes":"node-a"}]}`:   "strategies[0].nodes",
 		`{}`:                                     "strategies: required",
 		`null`:                                   "null",
 		``:                                       "empty",
@@ -284,174 +330,4 @@ func TestDecodeList(t *testing.T) {
 			t.Errorf("DecodeList(%s) = %v, want an invalid error with %q", body, err, want)
 		}
 	}
-}
-
-type staticView struct{ v *podview.View }
-
-func (s staticView) View() *podview.View                  { return s.v }
-func (s staticView) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }
-
-func TestResolverWrites(t *testing.T) {
-	ctx := context.Background()
-	store := &MemoryStore{}
-	r := NewResolver(Options{Store: store, Views: staticView{testView(t, 11)}, Max: 3})
-	if err := r.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if s := r.Snapshot(); s == nil || len(s.Entries) != 0 || s.Entries == nil && false {
-		t.Fatalf("empty snapshot = %+v", s)
-	}
-	if _, err := r.ReplaceAll(ctx, []Strategy{{ExecutionTime: 1000, CommandRegex: "ping"}}); err != nil {
-		t.Fatal(err)
-	}
-	v1 := r.Snapshot().Version
-	if got := render(r.Snapshot().Entries); got != "202:strategy-1" {
-		t.Errorf("after replace = %q", got)
-	}
-	// An invalid list changes nothing.
-	if _, err := r.ReplaceAll(ctx, []Strategy{{ExecutionTime: 1000, PID: 1}, {ExecutionTime: 5}}); err == nil {
-		t.Fatal("invalid list accepted")
-	}
-	if got := render(r.Snapshot().Entries); got != "202:strategy-1" {
-		t.Errorf("after a rejected replace = %q", got)
-	}
-	if defs, _ := r.Definitions(ctx); len(defs) != 1 {
-		t.Errorf("definitions after a rejected replace: %d", len(defs))
-	}
-	// Refresh without change keeps the version.
-	if err := r.Refresh(ctx); err != nil || r.Snapshot().Version != v1 {
-		t.Errorf("no-op refresh moved the version")
-	}
-	created, err := r.Put(ctx, Strategy{Name: "gnb", ExecutionTime: 1000, Namespaces: []string{"ran"}})
-	if err != nil || !created {
-		t.Fatalf("Put = %v, %v", created, err)
-	}
-	if got := render(r.Snapshot().Entries); got != "201:gnb 202:strategy-1" {
-		t.Errorf("after put = %q", got)
-	}
-	if created, err := r.Put(ctx, Strategy{Name: "gnb", ExecutionTime: 2000, Namespaces: []string{"core"}}); err != nil || created {
-		t.Errorf("replace = %v, %v", created, err)
-	}
-	if _, err := r.Put(ctx, Strategy{Name: "bad", ExecutionTime: 1}); apperr.CodeOf(err) != apperr.Invalid {
-		t.Errorf("invalid put = %v", err)
-	}
-	if err := r.Delete(ctx, "nope"); apperr.CodeOf(err) != apperr.NotFound {
-		t.Errorf("delete missing = %v", err)
-	}
-	if err := r.Delete(ctx, "gnb"); err != nil {
-		t.Fatal(err)
-	}
-	p, err := r.Preview(ctx, []Strategy{{Name: "pv", ExecutionTime: 1000, CommandRegex: "upf"}})
-	if err != nil || render(p.Entries) != "101:pv" || p.Matched[0] != 1 {
-		t.Errorf("preview = %+v, %v", p, err)
-	}
-	if got := render(r.Snapshot().Entries); got != "202:strategy-1" {
-		t.Errorf("a preview changed the resolution: %q", got)
-	}
-	for range 2 {
-		if _, err := r.Put(ctx, Strategy{Name: fmt.Sprintf("x%d", store.version), ExecutionTime: 1000, PID: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := r.Put(ctx, Strategy{Name: "over", ExecutionTime: 1000, PID: 1}); err == nil || !strings.Contains(err.Error(), "at most 3") {
-		t.Errorf("put over the limit = %v", err)
-	}
-}
-
-// flakyStore is a MemoryStore whose reads can fail; it counts List calls.
-type flakyStore struct {
-	MemoryStore
-	down  atomic.Bool
-	lists atomic.Int64
-}
-
-func (s *flakyStore) List(ctx context.Context) ([]Strategy, uint64, error) {
-	s.lists.Add(1)
-	if s.down.Load() {
-		return nil, 0, errors.New("db down")
-	}
-	return s.MemoryStore.List(ctx)
-}
-
-// settableView is a view source whose view can be replaced.
-type settableView struct{ v atomic.Pointer[podview.View] }
-
-func (s *settableView) View() *podview.View                  { return s.v.Load() }
-func (s *settableView) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }
-
-// The pod view keeps being resolved, with the strategies last read, while
-// the store cannot be read; and a view change does not read the store.
-func TestResolverFollowsTheViewWithoutTheStore(t *testing.T) {
-	ctx := context.Background()
-	store := &flakyStore{}
-	views := &settableView{}
-	views.v.Store(testView(t, 11))
-	r := NewResolver(Options{Store: store, Views: views, Max: 10})
-	if _, err := r.ReplaceAll(ctx, []Strategy{{ExecutionTime: 1000, CommandRegex: "^upf$"}}); err != nil {
-		t.Fatal(err)
-	}
-	if got := render(r.Snapshot().Entries); got != "101:strategy-1" {
-		t.Fatalf("resolution = %q", got)
-	}
-	lists := store.lists.Load()
-	for range 3 {
-		if err := r.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := store.lists.Load() - lists; n != 0 {
-		t.Errorf("refreshes with the store unchanged read it %d times", n)
-	}
-
-	store.down.Store(true)
-	r.markStale() // as a change notice from another instance would
-	// The upf process exits: its PID must leave the resolution even though
-	// the strategies cannot be read.
-	views.v.Store(podview.Build(2, procs.NewSnapshot(2, time.Unix(0, 0), nil, nil), meta{}))
-	if err := r.Refresh(ctx); err == nil {
-		t.Error("Refresh with the store down reported no error")
-	}
-	if got := render(r.Snapshot().Entries); got != "" {
-		t.Errorf("resolution with the store down = %q, want the exited PID gone", got)
-	}
-}
-
-// A write that committed succeeds even when reading the store back fails;
-// Run serves the change as soon as the store is readable.
-func TestResolverWriteStandsWhenTheReadBackFails(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	store := &flakyStore{}
-	r := NewResolver(Options{Store: store, Views: staticView{testView(t, 11)}, Max: 10, Debounce: time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	waitFor := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if s := r.Snapshot(); s != nil && render(s.Entries) == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("resolution never became %q", want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitFor("")
-	store.down.Store(true)
-	if created, err := r.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !created {
-		t.Fatalf("Put with the read-back failing = %v, %v; want created", created, err)
-	}
-	if list, _, _ := store.MemoryStore.List(ctx); len(list) != 1 {
-		t.Fatalf("stored %d strategies, want 1", len(list))
-	}
-	store.down.Store(false)
-	waitFor("101:upf")
 }

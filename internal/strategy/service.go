@@ -1,0 +1,220 @@
+package strategy
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/bss-api/bss-api/internal/apperr"
+)
+
+// ServiceOptions configure a Service.
+type ServiceOptions struct {
+	Store Store
+	// Resolver resolves what the service writes; its Run must be running
+	// for writes to answer.
+	Resolver *Resolver
+	// Max is the largest number of strategies stored.
+	Max int
+	// Node is this server's node name.
+	Node string
+	// Shared says that the servers of other nodes use the same store. A
+	// PID means something on one node only, so then a pid strategy
+	// written without nodes is limited to this node (stamped with it)
+	// before it is stored. A store of one node needs no stamp.
+	Shared bool
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Stamp records that a write limited a pid strategy to nodes.
+type Stamp struct {
+	Strategy string   `json:"strategy"`
+	Nodes    []string `json:"nodes"`
+}
+
+// Written is what a write stored.
+type Written struct {
+	// Strategies are as stored, in order: names filled, stamps applied.
+	Strategies []Strategy
+	// Stamped lists the strategies the write limited to this node, in
+	// order; nil when none.
+	Stamped []Stamp
+	// Created says, for Put, that the name was new.
+	Created bool
+}
+
+// Service writes and reads the stored strategies, and resolves lists on
+// demand (preview, explain). A write is validated, committed to the store,
+// and answered once the resolver has resolved it, so a GET after a
+// successful write reflects it; a write the store committed stands even
+// when reading it back fails (the resolver retries). The service holds no
+// lock: concurrent writes are ordered by the store, their resolutions by
+// the resolver. Safe for concurrent use.
+type Service struct {
+	store    Store
+	resolver *Resolver
+	max      int
+	node     string
+	shared   bool
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewService returns a service over opts.Store and opts.Resolver.
+func NewService(opts ServiceOptions) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: opts.Store, resolver: opts.Resolver, max: opts.Max, node: opts.Node, shared: opts.Shared,
+		log: opts.Logger, now: opts.Now}
+}
+
+// stamp limits the pid strategies of list that name no nodes to this
+// node, in place, when the store is shared, and lists what it stamped.
+func (s *Service) stamp(list []Strategy) ([]Stamp, error) {
+	if !s.shared {
+		return nil, nil
+	}
+	var stamped []Stamp
+	for i := range list {
+		st := &list[i]
+		if st.PID == 0 || len(st.Nodes) > 0 {
+			continue
+		}
+		if errs := validation.IsDNS1123Subdomain(s.node); len(errs) > 0 {
+			return nil, apperr.Errorf(apperr.Invalid, "nodes: a pid strategy in a store shared between nodes applies "+
+				"on the nodes it names, and this server's node name %q cannot stand in for them (%s); give nodes", s.node, errs[0])
+		}
+		st.Nodes = []string{s.node}
+		stamped = append(stamped, Stamp{Strategy: st.Name, Nodes: []string{s.node}})
+	}
+	return stamped, nil
+}
+
+// storeError passes on a store error that carries an apperr code (the
+// stores mark their own failures Unavailable, and refusals Invalid or
+// NotFound); one without a code is a failure of the store: 503.
+func storeError(err error, what string) error {
+	if apperr.CodeOf(err) != apperr.Internal {
+		return err
+	}
+	return apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be "+what)
+}
+
+// resolve waits until the resolver has resolved a committed write. The
+// write stands whatever happens here: if the store cannot be read back,
+// the previous strategies stay in force and the resolver retries, so the
+// change is served as soon as the store is readable.
+func (s *Service) resolve(ctx context.Context) {
+	if err := s.resolver.Sync(ctx); err != nil {
+		s.log.Warn("strategy change committed; resolving it failed, retrying", "err", err)
+	}
+}
+
+// Definitions returns the stored strategies as written, with their names.
+func (s *Service) Definitions(ctx context.Context) ([]Strategy, error) {
+	list, _, err := s.store.List(ctx)
+	if err != nil {
+		return nil, storeError(err, "read")
+	}
+	return list, nil
+}
+
+// ReplaceAll validates list and replaces every stored strategy with it
+// atomically (the seed's POST), then resolves.
+func (s *Service) ReplaceAll(ctx context.Context, list []Strategy) (Written, error) {
+	norm, err := Normalize(list, s.max)
+	if err != nil {
+		return Written{}, err
+	}
+	stamped, err := s.stamp(norm)
+	if err != nil {
+		return Written{}, err
+	}
+	if err := s.store.Replace(ctx, norm); err != nil {
+		return Written{}, storeError(err, "written")
+	}
+	s.resolve(ctx)
+	return Written{Strategies: norm, Stamped: stamped}, nil
+}
+
+// Put creates or replaces the strategy st.Name, then resolves.
+func (s *Service) Put(ctx context.Context, st Strategy) (Written, error) {
+	if st.Name == "" {
+		return Written{}, apperr.Errorf(apperr.Invalid, "name: required")
+	}
+	if err := st.Validate(); err != nil { // the name's rule included
+		return Written{}, err
+	}
+	one := []Strategy{st}
+	stamped, err := s.stamp(one)
+	if err != nil {
+		return Written{}, err
+	}
+	created, err := s.store.Put(ctx, one[0], s.max)
+	if err != nil {
+		return Written{}, storeError(err, "written")
+	}
+	s.resolve(ctx)
+	return Written{Strategies: one, Stamped: stamped, Created: created}, nil
+}
+
+// Delete removes the named strategy, then resolves.
+func (s *Service) Delete(ctx context.Context, name string) error {
+	if err := s.store.Delete(ctx, name); err != nil {
+		return storeError(err, "written")
+	}
+	s.resolve(ctx)
+	return nil
+}
+
+// Explain resolves the strategies of the current resolution again,
+// recording every match, against the current view. Version is that of
+// the current resolution. It runs in the caller's goroutine on its own
+// copy of the bindings, so neither writes nor the resolver wait for it,
+// and it binds nothing.
+func (s *Service) Explain(context.Context) (*Snapshot, error) {
+	cur := s.resolver.Snapshot()
+	v := s.resolver.view()
+	if cur == nil || v == nil {
+		return nil, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet; retry in a moment")
+	}
+	res := Resolve(cur.compiled, v, maps.Clone(cur.bind), Explain)
+	return &Snapshot{Version: cur.Version, ResolvedAt: s.now(), Strategies: cur.Strategies, Result: res}, nil
+}
+
+// Preview resolves list against the current view as ReplaceAll would
+// store it (stamps included, and listed), without storing it or binding
+// anything.
+func (s *Service) Preview(_ context.Context, list []Strategy) (*Snapshot, []Stamp, error) {
+	norm, err := Normalize(list, s.max)
+	if err != nil {
+		return nil, nil, err
+	}
+	stamped, err := s.stamp(norm)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs := make([]*compiled, len(norm))
+	for i, st := range norm {
+		if cs[i], err = compile(st, s.node); err != nil {
+			return nil, nil, apperr.Errorf(apperr.Invalid, "%v", err)
+		}
+	}
+	v := s.resolver.view()
+	if v == nil {
+		return nil, nil, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment")
+	}
+	bind := Bindings{}
+	if cur := s.resolver.Snapshot(); cur != nil {
+		bind = maps.Clone(cur.bind)
+	}
+	return &Snapshot{ResolvedAt: s.now(), Strategies: norm, Result: Resolve(cs, v, bind, Counts)}, stamped, nil
+}
