@@ -81,7 +81,7 @@ func newTestConfig(clock *fakeClock) Config {
 		Registry: reg,
 		Metrics:  recorder,
 		Pods:     pods,
-		Strategies: strategy.NewResolver(strategy.Options{Store: &strategy.MemoryStore{}, Views: pods, Max: 1000,
+		Strategies: strategy.NewResolver(strategy.Options{Store: &memory.Strategies{}, Views: pods, Max: 1000,
 			Debounce: time.Millisecond, Now: clock.Now}),
 		Gate: gate,
 		Checks: []health.Check{{Name: "store", Critical: true, Probe: func(context.Context) health.Report {

@@ -293,7 +293,7 @@ func (s staticView) Subscribe() (<-chan struct{}, func()) { return nil, func() {
 
 func TestResolverWrites(t *testing.T) {
 	ctx := context.Background()
-	store := &MemoryStore{}
+	store := &fakeStore{}
 	r := NewResolver(Options{Store: store, Views: staticView{testView(t, 11)}, Max: 3})
 	if err := r.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -358,9 +358,9 @@ func TestResolverWrites(t *testing.T) {
 	}
 }
 
-// flakyStore is a MemoryStore whose reads can fail; it counts List calls.
+// flakyStore is a fakeStore whose reads can fail; it counts List calls.
 type flakyStore struct {
-	MemoryStore
+	fakeStore
 	down  atomic.Bool
 	lists atomic.Int64
 }
@@ -370,7 +370,7 @@ func (s *flakyStore) List(ctx context.Context) ([]Strategy, uint64, error) {
 	if s.down.Load() {
 		return nil, 0, errors.New("db down")
 	}
-	return s.MemoryStore.List(ctx)
+	return s.fakeStore.List(ctx)
 }
 
 // settableView is a view source whose view can be replaced.
@@ -449,7 +449,7 @@ func TestResolverWriteStandsWhenTheReadBackFails(t *testing.T) {
 	if created, err := r.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !created {
 		t.Fatalf("Put with the read-back failing = %v, %v; want created", created, err)
 	}
-	if list, _, _ := store.MemoryStore.List(ctx); len(list) != 1 {
+	if list, _, _ := store.fakeStore.List(ctx); len(list) != 1 {
 		t.Fatalf("stored %d strategies, want 1", len(list))
 	}
 	store.down.Store(false)
