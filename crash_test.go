@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bss-api/bss-api/internal/store/sqlite"
+	"github.com/bss-api/bss-api/internal/store/sqlstore"
 )
 
 // startBinary runs the built server and returns its address.
@@ -180,7 +180,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	s, err := sqlite.Open(context.Background(), db, sqlite.Options{})
+	s, err := sqlstore.OpenSQLite(context.Background(), db, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/bss-api/bss-api/internal/metrics"
 )
 
 // TestReadResponse reads real net/http responses of every framing the
@@ -93,5 +95,21 @@ func TestParseOptions(t *testing.T) {
 	}
 	if o.addr != "127.0.0.1:8080" || o.reference || o.target.method != "GET" || o.target.path != "/api/v1/pods/pids" {
 		t.Errorf("options = %+v", o)
+	}
+}
+
+func TestParseOptionsBatch(t *testing.T) {
+	o, err := parseOptions([]string{"-batch", "3"}, new(strings.Builder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := metrics.Decode(o.target.body)
+	if err != nil || len(b.Samples) != 3 || b.Samples[2].NrQueued != 10 {
+		t.Errorf("-batch 3 body %s decodes to %+v, %v; want 3 seed samples", o.target.body, b, err)
+	}
+	for _, args := range [][]string{{"-batch", "0"}, {"-batch", "2", "-target", "get:/api/v1/metrics"}} {
+		if _, err := parseOptions(args, new(strings.Builder)); err == nil {
+			t.Errorf("parseOptions(%q) accepted", args)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/testsupport/procfixture"
 )
 
@@ -41,6 +42,9 @@ type options struct {
 	fixture procfixture.Spec
 	// strategies, when positive, are posted to bss-api before the load.
 	strategies int
+	// batch, when above 1, makes post-metrics send a JSON array of this
+	// many samples per request.
+	batch int
 
 	// Hidden: run as the reference server.
 	serveReference bool
@@ -78,6 +82,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.fixture.Pods, "fixture-pods", 500, "pods in the synthetic /proc")
 	fs.IntVar(&o.fixture.PodProcesses, "fixture-pod-procs", 10000, "processes in pods in the synthetic /proc")
 	fs.IntVar(&o.fixture.Threads, "fixture-threads", 0, "extra threads per pod process in the synthetic /proc")
+	fs.IntVar(&o.batch, "batch", 1, "with -target post-metrics, send a JSON array of this many `samples` per request (the report adds samples/s)")
 	fs.IntVar(&o.strategies, "strategies", 0, "post this many `strategies` to bss-api before the load (command_regex ^app-0$ and ^app-1$, alternating)")
 	fs.BoolVar(&o.serveReference, "serve-reference", false, "internal: run as the reference server")
 	fs.StringVar(&o.listen, "listen", "", "internal: `HOST:PORT` of the reference server")
@@ -100,10 +105,18 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 		return o, fmt.Errorf("-d must be positive, got %s", o.duration)
 	case o.warmup < 0:
 		return o, fmt.Errorf("-warmup must not be negative, got %s", o.warmup)
+	case o.batch < 1 || o.batch > metrics.MaxBatch:
+		return o, fmt.Errorf("-batch must be from 1 to %d (the server's batch limit), got %d", metrics.MaxBatch, o.batch)
 	}
 	t, err := parseTarget(targetName)
 	if err != nil {
 		return o, fmt.Errorf("-target: %w", err)
+	}
+	if o.batch > 1 {
+		if t.name != "post-metrics" {
+			return o, fmt.Errorf("-batch needs -target post-metrics, got %q", t.name)
+		}
+		t.body = batchBody(o.batch)
 	}
 	t.gzip = o.target.gzip
 	o.target = t
@@ -130,6 +143,20 @@ func parseTarget(s string) (target, error) {
 		return target{}, fmt.Errorf("path must start with / and contain no spaces, got %q", path)
 	}
 	return target{name: s, method: "GET", path: path}, nil
+}
+
+// batchBody is a JSON array of n copies of the seed's sample: one
+// all-or-nothing batch of n samples.
+func batchBody(n int) []byte {
+	b := make([]byte, 0, n*(len(seedBody)+1)+1)
+	b = append(b, '[')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, seedBody...)
+	}
+	return append(b, ']')
 }
 
 // parseURL accepts only http://127.0.0.1:PORT and returns 127.0.0.1:PORT.

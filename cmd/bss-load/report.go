@@ -47,13 +47,20 @@ func (r *report) write(w io.Writer, withJSON bool) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "target %s  c=%d d=%s\n", r.opts.target.name, r.opts.conns, r.opts.duration)
+	fmt.Fprintf(&b, "target %s  c=%d d=%s", r.opts.target.name, r.opts.conns, r.opts.duration)
+	if r.opts.batch > 1 {
+		fmt.Fprintf(&b, " batch=%d", r.opts.batch)
+	}
+	b.WriteByte('\n')
 	for _, s := range r.servers {
 		l := s.load
 		sum := summarize(l.latencies)
 		fmt.Fprintf(&b, "%-10s %7.0f req/s  p50 %s  p90 %s  p99 %s  max %s  errors %d  peak RSS %s\n",
 			s.name, l.rate(), fmtLatency(sum.P50), fmtLatency(sum.P90), fmtLatency(sum.P99), fmtLatency(sum.Max),
 			l.errors(), fmtBytes(s.peakRSS))
+		if r.opts.batch > 1 {
+			fmt.Fprintf(&b, "%-10s %7.0f samples/s (%d per request)\n", "", l.rate()*float64(r.opts.batch), r.opts.batch)
+		}
 		if l.non2xx > 0 {
 			fmt.Fprintf(&b, "!! %s: %d of %d responses were not 2xx (first status %d)\n",
 				s.name, l.non2xx, len(l.latencies), l.firstBad)
@@ -82,6 +89,7 @@ type jsonReport struct {
 	Connections int          `json:"connections"`
 	Duration    string       `json:"duration"`
 	Warmup      string       `json:"warmup"`
+	Batch       int          `json:"batch"`
 	Servers     []jsonServer `json:"servers"`
 	Ratio       *float64     `json:"ratio,omitempty"`
 	Goal        float64      `json:"goal"`
@@ -93,6 +101,7 @@ type jsonServer struct {
 	Requests          int     `json:"requests"`
 	ElapsedSeconds    float64 `json:"elapsed_seconds"`
 	RequestsPerSecond float64 `json:"requests_per_second"`
+	SamplesPerSecond  float64 `json:"samples_per_second,omitempty"`
 	P50Ms             float64 `json:"p50_ms"`
 	P90Ms             float64 `json:"p90_ms"`
 	P99Ms             float64 `json:"p99_ms"`
@@ -111,6 +120,7 @@ func (r *report) jsonView() jsonReport {
 		Connections: r.opts.conns,
 		Duration:    r.opts.duration.String(),
 		Warmup:      r.opts.warmup.String(),
+		Batch:       r.opts.batch,
 		Servers:     []jsonServer{},
 		Goal:        goalRatio,
 		Errors:      r.errorCount(),
@@ -126,6 +136,7 @@ func (r *report) jsonView() jsonReport {
 			Requests:          len(l.latencies),
 			ElapsedSeconds:    l.elapsed.Seconds(),
 			RequestsPerSecond: l.rate(),
+			SamplesPerSecond:  r.samplesPerSecond(l),
 			P50Ms:             ms(sum.P50),
 			P90Ms:             ms(sum.P90),
 			P99Ms:             ms(sum.P99),
@@ -139,6 +150,15 @@ func (r *report) jsonView() jsonReport {
 		})
 	}
 	return j
+}
+
+// samplesPerSecond is the ingest rate of a post-metrics run, or 0 for
+// other targets.
+func (r *report) samplesPerSecond(l loadResult) float64 {
+	if r.opts.target.name != "post-metrics" {
+		return 0
+	}
+	return l.rate() * float64(max(r.opts.batch, 1))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -74,8 +74,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	recorder := metrics.NewRecorder(st.history, now)
+	defer closeStore(st, log)
+	recorder := metrics.NewRecorder(st.History(), now)
 	if err := recorder.Prime(ctx); err != nil {
 		return err
 	}
@@ -99,21 +99,21 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
 
 	resolver := strategy.NewResolver(strategy.ResolverOptions{
-		Store:    st.strategies,
+		Store:    st.Strategies(),
 		Views:    view,
 		Watcher:  index,
-		Changes:  st.changes,
+		Changes:  st.Changes(),
 		Node:     cfg.NodeName,
 		Debounce: 20 * time.Millisecond,
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})
 	strategies := strategy.NewService(strategy.ServiceOptions{
-		Store:    st.strategies,
+		Store:    st.Strategies(),
 		Resolver: resolver,
 		Max:      cfg.MaxStrategies,
 		Node:     cfg.NodeName,
-		Shared:   st.changes != nil, // only the shared store (PostgreSQL) tells of changes elsewhere
+		Shared:   st.Shared(),
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})
@@ -129,7 +129,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Strategies: strategies,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
-			{Name: "store", Critical: true, Probe: st.health},
+			{Name: "store", Critical: true, Probe: st.Health},
 			{Name: "processes", Critical: true, Probe: func(ctx context.Context) health.Report {
 				if view.View() == nil {
 					return health.Report{State: health.Down, Detail: "first process scan not finished"}
@@ -170,7 +170,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// shutdown must be able to commit. It stops after the server has.
 	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
 	storeDone := make(chan error, 1)
-	go func() { storeDone <- st.run(storeCtx) }()
+	go func() { storeDone <- st.Run(storeCtx) }()
 	defer func() {
 		stopStore()
 		if err := <-storeDone; err != nil {

@@ -85,7 +85,7 @@ type strategySetup struct {
 // until the test ends, both on node cfg.Node.
 func useStrategies(t testing.TB, cfg *Config, o strategySetup) {
 	t.Helper()
-	store := &strategy.MemoryStore{}
+	store := &memory.Strategies{}
 	resolver := strategy.NewResolver(strategy.ResolverOptions{Store: store, Views: cfg.Pods.(strategy.ViewSource),
 		Node: cfg.Node, Debounce: time.Millisecond, Now: cfg.Now})
 	cfg.Resolution = resolver

@@ -13,7 +13,9 @@ import (
 // use, keep records ordered by ReceivedAt, and must not retain or modify the
 // slices passed to Append. Slices they return belong to the caller.
 type History interface {
-	// Append stores recs. It returns only after they are stored.
+	// Append stores recs, all or none. It returns only after they are
+	// stored. If ctx ends first it returns ctx's error, and the records
+	// may still be stored.
 	Append(ctx context.Context, recs []Record) error
 	// Range returns up to q.Limit records with Since <= ReceivedAt < Until,
 	// oldest first, and whether more records matched than were returned.

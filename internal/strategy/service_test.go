@@ -46,7 +46,7 @@ func (c *changeNotices) SubscribeStrategies() (<-chan struct{}, func()) { return
 
 // fixtureOptions say what a fixture runs on; zero fields get defaults.
 type fixtureOptions struct {
-	store   Store          // default: an empty MemoryStore
+	store   Store          // default: an empty fakeStore
 	views   ViewSource     // default: testView(t, 11), never changing
 	changes ChangeSource   // default: none
 	max     int            // default: 10
@@ -65,7 +65,7 @@ type fixture struct {
 func startFixture(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
 	if o.store == nil {
-		o.store = &MemoryStore{}
+		o.store = &fakeStore{}
 	}
 	if o.views == nil {
 		o.views = newSettableView(testView(t, 11))
@@ -221,9 +221,9 @@ func TestServiceExplain(t *testing.T) {
 	}
 }
 
-// flakyStore is a MemoryStore whose reads can fail; it counts List calls.
+// flakyStore is a fakeStore whose reads can fail; it counts List calls.
 type flakyStore struct {
-	MemoryStore
+	fakeStore
 	down  atomic.Bool
 	lists atomic.Int64
 }
@@ -233,7 +233,7 @@ func (s *flakyStore) List(ctx context.Context) ([]Strategy, uint64, error) {
 	if s.down.Load() {
 		return nil, 0, errors.New("db down")
 	}
-	return s.MemoryStore.List(ctx)
+	return s.fakeStore.List(ctx)
 }
 
 // The pod view keeps being resolved, with the strategies last read, while
@@ -282,7 +282,7 @@ func TestResolverWriteStandsWhenTheReadBackFails(t *testing.T) {
 	if put, err := f.service.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !put.Created {
 		t.Fatalf("Put with the read-back failing = %+v, %v; want created", put, err)
 	}
-	if list, _, _ := store.MemoryStore.List(ctx); len(list) != 1 {
+	if list, _, _ := store.fakeStore.List(ctx); len(list) != 1 {
 		t.Fatalf("stored %d strategies, want 1", len(list))
 	}
 	store.down.Store(false)
@@ -293,7 +293,7 @@ func TestResolverWriteStandsWhenTheReadBackFails(t *testing.T) {
 // down) still commits and answers instead of waiting forever.
 func TestWritesAnswerAfterTheResolverStops(t *testing.T) {
 	ctx := context.Background()
-	store := &MemoryStore{}
+	store := &fakeStore{}
 	f := startFixture(t, fixtureOptions{store: store})
 	f.stop()
 	if put, err := f.service.Put(ctx, Strategy{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}); err != nil || !put.Created {
@@ -304,20 +304,20 @@ func TestWritesAnswerAfterTheResolverStops(t *testing.T) {
 	}
 }
 
-// yieldingStore is a MemoryStore that lets other goroutines run in the
+// yieldingStore is a fakeStore that lets other goroutines run in the
 // middle of every call, so concurrent writes and reads interleave.
-type yieldingStore struct{ MemoryStore }
+type yieldingStore struct{ fakeStore }
 
 func (s *yieldingStore) List(ctx context.Context) ([]Strategy, uint64, error) {
 	runtime.Gosched()
-	list, v, err := s.MemoryStore.List(ctx)
+	list, v, err := s.fakeStore.List(ctx)
 	runtime.Gosched()
 	return list, v, err
 }
 
 func (s *yieldingStore) Put(ctx context.Context, st Strategy, max int) (bool, error) {
 	runtime.Gosched()
-	return s.MemoryStore.Put(ctx, st, max)
+	return s.fakeStore.Put(ctx, st, max)
 }
 
 // names returns the names of a snapshot's strategies as a set.

@@ -112,7 +112,7 @@ func TestServiceStampsPIDStrategiesOfASharedStore(t *testing.T) {
 // into a shared store boosts that PID on that node only.
 func TestStampedStrategyAppliesOnItsNodeOnly(t *testing.T) {
 	ctx := context.Background()
-	store := &MemoryStore{}
+	store := &fakeStore{}
 	changes := &changeNotices{}
 	a := startFixture(t, fixtureOptions{store: store, node: "node-a", service: ServiceOptions{Shared: true}})
 	b := startFixture(t, fixtureOptions{store: store, node: "node-b", changes: changes, service: ServiceOptions{Shared: true}})

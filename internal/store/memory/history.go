@@ -1,4 +1,5 @@
-// Package memory is the in-process store: fast, bounded, and lost on exit.
+// Package memory is the in-process store (--store=memory): metric history
+// in a bounded ring and strategies in a slice; fast, and lost on exit.
 package memory
 
 import (

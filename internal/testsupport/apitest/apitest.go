@@ -15,8 +15,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/bss-api/bss-api/internal/testsupport/contract"
 	"github.com/bss-api/bss-api/internal/httpapi"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 // Validator checks responses against the OpenAPI document; see

@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite every store backend passes:
-// the memory stores, SQLite, and later PostgreSQL.
+// memory, SQLite and PostgreSQL. It holds them to store.Backend's
+// contract.
 package storetest
 
 import (
@@ -9,19 +10,63 @@ import (
 	"time"
 
 	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/store"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
-// Stores are the two stores of one backend, over one clock.
-type Stores struct {
-	History    metrics.History
-	Strategies strategy.Store
+// Options size the backend under test: it keeps at most MaxCount samples
+// no older than MaxAge, as measured by Now.
+type Options struct {
+	MaxCount int
+	MaxAge   time.Duration
+	Now      func() time.Time
 }
 
-// New makes fresh, empty stores that keep at most maxCount samples no
-// older than maxAge by now. It registers its own cleanup.
-type New func(t *testing.T, maxCount int, maxAge time.Duration, now func() time.Time) Stores
+// New makes a fresh, empty backend, not yet running. The suite runs and
+// closes it.
+type New func(t *testing.T, o Options) store.Backend
+
+// running is a backend under test whose Run goroutine stop ends.
+type running struct {
+	store.Backend
+	stop func()
+}
+
+// start makes a backend and runs it until stop or the end of the test,
+// then closes it.
+func start(t *testing.T, newBackend New, o Options) running {
+	t.Helper()
+	b := newBackend(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run = %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return within 30s of its context's end")
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if err := b.Close(); err != nil {
+			t.Errorf("Close = %v", err)
+		}
+	})
+	return running{Backend: b, stop: stop}
+}
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -37,11 +82,11 @@ func rec(sec int, queued uint64) metrics.Record {
 }
 
 // Run runs the suite.
-func Run(t *testing.T, newStores New) {
+func Run(t *testing.T, newBackend New) {
 	ctx := context.Background()
 	t.Run("history round trip, order, range, limit", func(t *testing.T) {
 		now := t0.Add(time.Hour)
-		s := newStores(t, 1000, 24*time.Hour, func() time.Time { return now })
+		s := stores(start(t, newBackend, Options{MaxCount: 1000, MaxAge: 24 * time.Hour, Now: func() time.Time { return now }}))
 		if _, ok, err := s.History.Latest(ctx); err != nil || ok {
 			t.Fatalf("Latest on empty = %v, %v", ok, err)
 		}
@@ -73,7 +118,7 @@ func Run(t *testing.T, newStores New) {
 	})
 	t.Run("history age bound", func(t *testing.T) {
 		now := t0.Add(10 * time.Second)
-		s := newStores(t, 1000, 5*time.Second, func() time.Time { return now })
+		s := stores(start(t, newBackend, Options{MaxCount: 1000, MaxAge: 5 * time.Second, Now: func() time.Time { return now }}))
 		if err := s.History.Append(ctx, []metrics.Record{rec(1, 1), rec(8, 8)}); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +128,7 @@ func Run(t *testing.T, newStores New) {
 		}
 	})
 	t.Run("strategies", func(t *testing.T) {
-		s := newStores(t, 10, time.Hour, time.Now)
+		s := stores(start(t, newBackend, Options{MaxCount: 10, MaxAge: time.Hour, Now: time.Now}))
 		list, v0, err := s.Strategies.List(ctx)
 		if err != nil || len(list) != 0 {
 			t.Fatalf("empty List = %v, %v", list, err)
@@ -106,8 +151,8 @@ func Run(t *testing.T, newStores New) {
 		if created, err := s.Strategies.Put(ctx, a2, 3); err != nil || created {
 			t.Fatalf("Put existing = %v, %v", created, err)
 		}
-		if _, err := s.Strategies.Put(ctx, strategy.Strategy{Name: "d", ExecutionTime: 1000, PID: 1}, 3); apperr.CodeOf(err) != apperr.Invalid {
-			t.Errorf("Put over the bound = %v", err)
+		if created, err := s.Strategies.Put(ctx, strategy.Strategy{Name: "d", ExecutionTime: 1000, PID: 1}, 3); apperr.CodeOf(err) != apperr.Invalid || created {
+			t.Errorf("Put over the bound = %v, %v; want not created, Invalid", created, err)
 		}
 		list, _, _ = s.Strategies.List(ctx)
 		if len(list) != 3 || list[0].ExecutionTime != 5000 || list[2].Name != "c" {
@@ -131,7 +176,7 @@ func Run(t *testing.T, newStores New) {
 		}
 	})
 	t.Run("cancelled context", func(t *testing.T) {
-		s := newStores(t, 10, time.Hour, time.Now)
+		s := stores(start(t, newBackend, Options{MaxCount: 10, MaxAge: time.Hour, Now: time.Now}))
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		err := s.History.Append(cctx, []metrics.Record{rec(1, 1)})
@@ -139,4 +184,62 @@ func Run(t *testing.T, newStores New) {
 			t.Errorf("Append on a cancelled context = %v", err)
 		}
 	})
+	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, newBackend) })
+	t.Run("changes", func(t *testing.T) { testChanges(t, newBackend) })
+}
+
+// storePair is the two stores of a backend.
+type storePair struct {
+	History    metrics.History
+	Strategies strategy.Store
+}
+
+func stores(b running) storePair { return storePair{History: b.History(), Strategies: b.Strategies()} }
+
+// testLifecycle: a running backend is healthy; once Run has returned,
+// Append stores or fails as Unavailable, promptly, and strategies still
+// read until Close.
+func testLifecycle(t *testing.T, newBackend New) {
+	ctx := context.Background()
+	now := t0.Add(time.Hour)
+	b := start(t, newBackend, Options{MaxCount: 10, MaxAge: 24 * time.Hour, Now: func() time.Time { return now }})
+	if r := b.Health(ctx); r.State != health.OK || r.Detail == "" {
+		t.Errorf("Health = %+v, want OK with a detail", r)
+	}
+	if (b.Changes() != nil) != b.Shared() {
+		t.Errorf("Changes() = %v with Shared() = %v; want a change source exactly when shared", b.Changes(), b.Shared())
+	}
+	if err := b.Strategies().Replace(ctx, []strategy.Strategy{{Name: "a", ExecutionTime: 1000, PID: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	b.stop()
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := b.History().Append(actx, []metrics.Record{rec(1, 1)})
+	if err != nil && apperr.CodeOf(err) != apperr.Unavailable {
+		t.Errorf("Append after Run returned = %v, want success or Unavailable", err)
+	}
+	if list, _, err := b.Strategies().List(ctx); err != nil || len(list) != 1 {
+		t.Errorf("List after Run returned = %+v, %v", list, err)
+	}
+}
+
+// testChanges: a shared backend's change source tells of its own writes
+// too, within a bounded time.
+func testChanges(t *testing.T, newBackend New) {
+	ctx := context.Background()
+	b := start(t, newBackend, Options{MaxCount: 10, MaxAge: time.Hour, Now: time.Now})
+	if b.Changes() == nil {
+		t.Skip("not a shared backend: no change source")
+	}
+	changes, stop := b.Changes().SubscribeStrategies()
+	defer stop()
+	if err := b.Strategies().Replace(ctx, []strategy.Strategy{{Name: "a", ExecutionTime: 1000, PID: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change notice within 5s of a Replace")
+	}
 }

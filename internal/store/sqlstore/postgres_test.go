@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
-	"github.com/bss-api/bss-api/internal/testsupport/storetest"
 	"github.com/bss-api/bss-api/internal/strategy"
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
@@ -28,12 +27,14 @@ func TestPostgres(t *testing.T) {
 	var n atomic.Int64
 	fresh := func(t *testing.T) string { return freshDB(t, admin, fmt.Sprintf("t%d", n.Add(1))) }
 
-	t.Run("conformance", func(t *testing.T) { testConformance(t, fresh) })
 	t.Run("migrations", func(t *testing.T) { testMigrations(t, fresh(t)) })
 	t.Run("concurrent open", func(t *testing.T) { testConcurrentOpen(t, fresh(t)) })
 	t.Run("two nodes", func(t *testing.T) { testTwoNodes(t, fresh(t)) })
 	t.Run("lost notification", func(t *testing.T) { testLostNotification(t, fresh(t)) })
 	t.Run("retention", func(t *testing.T) { testRetention(t, fresh(t)) })
+	t.Run("layout stores every field", func(t *testing.T) {
+		checkLayoutStoresEveryField(t, openRunning(t, fresh(t), Options{Node: "a"}))
+	})
 }
 
 // freshDB creates database name in the cluster of admin and returns its DSN.
@@ -59,40 +60,25 @@ func freshDB(t *testing.T, admin, name string) string {
 // openRunning opens a store and runs it until the test ends.
 func openRunning(t *testing.T, dsn string, opts Options) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dsn, opts)
+	s, err := OpenPostgres(context.Background(), dsn, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
-}
-
-func testConformance(t *testing.T, fresh func(*testing.T) string) {
-	storetest.Run(t, func(t *testing.T, maxCount int, maxAge time.Duration, now func() time.Time) storetest.Stores {
-		s := openRunning(t, fresh(t), Options{Node: "n1", MaxCount: maxCount, MaxAge: maxAge, Now: now})
-		return storetest.Stores{History: s, Strategies: s}
-	})
+	return run(t, s)
 }
 
 func testMigrations(t *testing.T, dsn string) {
 	ctx := context.Background()
 	// A database of the previous schema version, with data in it.
-	old, err := Open(ctx, dsn, Options{targetVersion: LatestVersion() - 1})
+	ms, err := migrations(&postgresDialect{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.pool.Exec(ctx, `INSERT INTO metrics VALUES ('n',42,1,2,3,4,5,6,7,8,9,10,11,-1)`); err != nil {
+	old, err := OpenPostgres(ctx, dsn, Options{targetVersion: len(ms) - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.write.ExecContext(ctx, `INSERT INTO metrics VALUES ('n',42,1,2,3,4,5,6,7,8,9,10,11,-1)`); err != nil {
 		t.Fatal(err)
 	}
 	if err := old.Close(); err != nil {
@@ -107,22 +93,22 @@ func testMigrations(t *testing.T, dsn string) {
 		t.Errorf("strategies table after migrating: %v, %v", list, err)
 	}
 	var v int
-	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil || v != LatestVersion() {
-		t.Errorf("schema version %d (%v), want %d", v, err, LatestVersion())
+	if err := s.read.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil || v != len(ms) {
+		t.Errorf("schema version %d (%v), want %d", v, err, len(ms))
 	}
 	if r := s.Health(ctx); r.State != health.OK || strings.Contains(r.Detail, "@") {
 		t.Errorf("Health = %+v", r)
 	}
 
 	// A database from a newer bss-api is refused, untouched.
-	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES (99)`); err != nil {
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (99)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, dsn, Options{}); err == nil || !strings.Contains(err.Error(), "newer than this bss-api") {
+	if _, err := OpenPostgres(ctx, dsn, Options{}); err == nil || !strings.Contains(err.Error(), "newer than this bss-api") {
 		t.Errorf("Open(newer) = %v, want a refusal", err)
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != LatestVersion()+1 {
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(ms)+1 {
 		t.Errorf("schema_migrations has %d rows after the refusal (%v)", n, err)
 	}
 }
@@ -132,7 +118,7 @@ func testConcurrentOpen(t *testing.T, dsn string) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			s, err := Open(context.Background(), dsn, Options{})
+			s, err := OpenPostgres(context.Background(), dsn, Options{})
 			if err == nil {
 				s.Close()
 			}
@@ -204,14 +190,17 @@ func testLostNotification(t *testing.T, dsn string) {
 	s := openRunning(t, dsn, Options{Node: "a"})
 	changes, stop := s.SubscribeStrategies()
 	defer stop()
-	// A notified change first, so the listener is past its start-up re-read.
-	if err := s.Replace(ctx, nil); err != nil {
-		t.Fatal(err)
+	// Once the listener is past its start-up re-read, only the backstop
+	// can notice a change that was not announced.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.listen.sessions.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the listener did not start listening within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	<-changes
-	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
-	if _, err := s.pool.Exec(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version'`); err != nil {
+	if _, err := s.write.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version'`); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -243,7 +232,7 @@ func testRetention(t *testing.T, dsn string) {
 	}
 	for node, want := range map[string]int{"a": 3, "b": 10} {
 		var n int
-		if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM metrics WHERE node = $1`, node).Scan(&n); err != nil || n != want {
+		if err := a.read.QueryRowContext(ctx, `SELECT count(*) FROM metrics WHERE node = $1`, node).Scan(&n); err != nil || n != want {
 			t.Errorf("node %s: %d rows after node a's retention, want %d (%v)", node, n, want, err)
 		}
 	}

@@ -1,0 +1,68 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/bss-api/bss-api/internal/metrics"
+)
+
+// dialect is everything that differs between SQLite and PostgreSQL; the
+// rest of the package is shared. Each difference and its reason:
+//
+//   - Placeholders: SQLite takes ?, PostgreSQL numbers them ($1, $2, …).
+//     The shared SQL is written with ? and bound once at Open.
+//   - Sharing: a SQLite file belongs to one node; a PostgreSQL database may
+//     serve several, so its Store has a listener. When shared, metric rows
+//     are read and retained per node, strategy writes are announced
+//     (NOTIFY) and Run listens for the announcements of the others.
+//   - The stored sample: SQLite packs the counters into one blob per row
+//     (reading one column per row keeps hour-long history queries fast);
+//     PostgreSQL has one BIGINT column per counter (readable by other
+//     tools). Either way the schema says which counters are stored
+//     (layout.go).
+//   - Writing a group of metric rows: SQLite runs one prepared insert per
+//     row on its one writer connection and commits without a cancellable
+//     context (a local file cannot hang, and a cancellable context costs
+//     its driver a goroutine per statement); PostgreSQL sends the group
+//     with COPY on a pooled connection, and a commit in flight at shutdown
+//     may be cancelled, so a hung server cannot hang the shutdown.
+//   - Reading strategies: PostgreSQL needs a repeatable-read transaction
+//     for the version and the list to agree; a SQLite read transaction is a
+//     snapshot already (and its driver takes no isolation level).
+//   - Schema versions: SQLite keeps the version in PRAGMA user_version;
+//     PostgreSQL in a schema_migrations table, under an advisory lock so
+//     nodes starting together migrate once.
+type dialect interface {
+	// describe names the database for messages: "sqlite PATH" or
+	// "postgres HOST:PORT/DB" (never a password).
+	describe() string
+	// bind rewrites a query written with ? placeholders.
+	bind(query string) string
+	// readTx returns the options of a consistent read transaction.
+	readTx() *sql.TxOptions
+
+	// sampleColumns is the select list of a stored sample.
+	sampleColumns(layout []metrics.Field) string
+	// newScanner returns a reusable destination for rows of
+	// "received_at, " + sampleColumns.
+	newScanner(layout []metrics.Field) *recordScanner
+	// insertMetrics stores recs, all or none, in one transaction.
+	insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error
+	// layoutQuery reads the names of the counters a stored sample holds,
+	// in stored order, from the migrated schema.
+	layoutQuery() string
+
+	// migrationDir is the directory of the dialect's migrations in
+	// migrationFiles.
+	migrationDir() string
+	// schemaVersion reads the schema version inside the migration
+	// transaction tx, first taking what serialises migrations.
+	schemaVersion(ctx context.Context, tx *sql.Tx) (int, error)
+	// setSchemaVersion records in tx that migration v was applied.
+	setSchemaVersion(ctx context.Context, tx *sql.Tx, v int) error
+
+	// close releases what the dialect holds besides the *sql.DBs; Close
+	// calls it first.
+	close() error
+}

@@ -1,0 +1,137 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/store/groupcommit"
+	"github.com/bss-api/bss-api/internal/strategy"
+)
+
+// open migrates the database behind write and read and returns a Store
+// over it. listen is nil unless the database is shared. On error the
+// caller closes what it opened.
+func open(ctx context.Context, d dialect, write, read *sql.DB, listen *listener, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetainEvery <= 0 {
+		opts.RetainEvery = time.Minute
+	}
+	s := &Store{opts: opts, log: opts.Logger, d: d, write: write, read: read, listen: listen}
+	latest, err := s.migrate(ctx, opts.targetVersion)
+	if err != nil {
+		return nil, err
+	}
+	if s.schema == latest {
+		if s.layout, err = s.storedLayout(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.q = buildQueries(d, d.sampleColumns(s.layout), listen != nil)
+	s.group = groupcommit.New(s.commit)
+	if listen != nil {
+		listen.log, listen.version = s.log, s.version
+		if s.schema == latest {
+			v, err := s.version(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("read the strategies version: %w", err)
+			}
+			s.listen.seen = v
+		}
+	}
+	return s, nil
+}
+
+// Run commits metric appends in groups, enforces retention and, on a
+// shared database, listens for strategy changes made through other nodes,
+// until ctx is cancelled. Appends still queued then, and made after, fail
+// with apperr.Unavailable. It returns after every goroutine it started
+// has stopped.
+func (s *Store) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.group.Run(ctx) })
+	if s.listen != nil {
+		wg.Go(func() { s.listen.run(ctx) })
+	}
+	tick := time.NewTicker(s.opts.RetainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if err := s.retain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("metric retention failed", "err", err)
+			}
+		}
+	}
+}
+
+// Close closes the database. Run must have returned (or never started).
+func (s *Store) Close() error {
+	errs := []error{s.d.close()}
+	if s.read != s.write {
+		errs = append(errs, s.read.Close())
+	}
+	return errors.Join(append(errs, s.write.Close())...)
+}
+
+// Health reports whether the database answers, within 2 s.
+func (s *Store) Health(ctx context.Context) health.Report {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM strategies`).Scan(&n); err != nil {
+		return health.Report{State: health.Down, Detail: s.d.describe() + ": " + err.Error()}
+	}
+	return health.Report{State: health.OK, Detail: fmt.Sprintf("%s: %d strategies", s.d.describe(), n)}
+}
+
+// SchemaVersion is the database's schema version after Open migrated it.
+func (s *Store) SchemaVersion() int { return s.schema }
+
+// History returns s.
+func (s *Store) History() metrics.History { return s }
+
+// Strategies returns s.
+func (s *Store) Strategies() strategy.Store { return s }
+
+// Changes returns s on a shared database, nil otherwise.
+func (s *Store) Changes() strategy.ChangeSource {
+	if s.listen == nil {
+		return nil
+	}
+	return s
+}
+
+// Shared reports whether several nodes may use the database.
+func (s *Store) Shared() bool { return s.listen != nil }
+
+// SubscribeStrategies implements strategy.ChangeSource: on a shared
+// database the channel receives a value after strategy changes, made
+// through this node or another one. On a database of one node the
+// channel is nil (never ready).
+func (s *Store) SubscribeStrategies() (<-chan struct{}, func()) {
+	if s.listen == nil {
+		return nil, func() {}
+	}
+	return s.listen.changes.Subscribe()
+}
+
+// unavailable classifies a database failure for the HTTP layer: 503.
+func unavailable(err error, what string) error {
+	return apperr.Wrap(apperr.Unavailable, err, "the store cannot "+what+"; retry later")
+}

@@ -1,0 +1,115 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/store/groupcommit"
+)
+
+// Append implements metrics.History: it returns after the transaction
+// holding recs has committed. Run must be running; once it has stopped,
+// Append fails with apperr.Unavailable.
+func (s *Store) Append(ctx context.Context, recs []metrics.Record) error {
+	err := s.group.Append(ctx, recs)
+	if errors.Is(err, groupcommit.ErrClosed) {
+		return unavailable(err, "be written")
+	}
+	return err
+}
+
+// commit writes one group of appends.
+func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs); err != nil {
+		return unavailable(err, "be written")
+	}
+	return nil
+}
+
+// nodeArgs puts the node before args when rows are scoped to it.
+func (s *Store) nodeArgs(args ...any) []any {
+	if s.listen == nil {
+		return args
+	}
+	return append([]any{s.opts.Node}, args...)
+}
+
+// Range implements metrics.History.
+func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, bool, error) {
+	since, until, fetch := q.Bounds(s.opts.Now(), s.opts.MaxAge)
+	limit := int64(math.MaxInt64) // both databases take it as no limit
+	if fetch >= 0 {
+		limit = int64(fetch)
+	}
+	out, err := s.queryRecords(ctx, s.q.rangeMetrics, s.nodeArgs(since, until, limit)...)
+	if err != nil {
+		return nil, false, err
+	}
+	out, more := q.Page(out)
+	return out, more, nil
+}
+
+// Latest implements metrics.History.
+func (s *Store) Latest(ctx context.Context) (metrics.Record, bool, error) {
+	out, err := s.queryRecords(ctx, s.q.latestMetric, s.nodeArgs()...)
+	if err != nil || len(out) == 0 {
+		return metrics.Record{}, false, err
+	}
+	return out[0], true, nil
+}
+
+// recordScanner is the destination of one metric row, reused across the
+// rows of a query.
+type recordScanner struct {
+	at   int64
+	dest []any // &at, then the sample's columns
+	// decode sets the sample from the columns last scanned.
+	decode func(*metrics.Sample) error
+}
+
+// queryRecords runs a query of metric rows; the result is never nil.
+func (s *Store) queryRecords(ctx context.Context, query string, args ...any) ([]metrics.Record, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(err, "be read")
+	}
+	defer rows.Close()
+	out := []metrics.Record{}
+	sc := s.d.newScanner(s.layout)
+	for rows.Next() {
+		if err := rows.Scan(sc.dest...); err != nil {
+			return nil, unavailable(err, "be read")
+		}
+		rec := metrics.Record{ReceivedAt: time.Unix(0, sc.at).UTC()}
+		if err := sc.decode(&rec.Sample); err != nil {
+			return nil, unavailable(err, "be read")
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err, "be read")
+	}
+	return out, nil
+}
+
+// retain deletes this node's samples older than the age bound or beyond
+// the count.
+func (s *Store) retain(ctx context.Context) error {
+	cutoff := s.opts.Now().Add(-s.opts.MaxAge).UnixNano()
+	if _, err := s.write.ExecContext(ctx, s.q.retainAge, s.nodeArgs(cutoff)...); err != nil {
+		return err
+	}
+	offset := int64(max(s.opts.MaxCount-1, 0))
+	args := []any{offset}
+	if s.listen != nil {
+		args = []any{s.opts.Node, s.opts.Node, offset}
+	}
+	_, err := s.write.ExecContext(ctx, s.q.retainCount, args...)
+	return err
+}

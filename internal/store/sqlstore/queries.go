@@ -1,0 +1,54 @@
+package sqlstore
+
+// queries is the SQL both databases run, bound for one of them at Open.
+type queries struct {
+	// Metric rows. On a shared database each takes the node first.
+	rangeMetrics string // since, until, limit
+	latestMetric string
+	retainAge    string // cutoff
+	retainCount  string // offset (node twice when shared)
+
+	version         string
+	bumpVersion     string // returns the new version
+	listStrategies  string
+	insertStrategy  string // position, name, body
+	updateStrategy  string // body, name
+	countStrategies string // count, next position
+	clearStrategies string
+	deleteStrategy  string // name
+	announce        string // channel, version; "" unless shared
+}
+
+func buildQueries(d dialect, sampleColumns string, shared bool) queries {
+	node := "" // a shared database scopes metric rows to the node
+	latestWhere := ""
+	if shared {
+		node = "node = ? AND "
+		latestWhere = " WHERE node = ?"
+	}
+	selectMetrics := "SELECT received_at, " + sampleColumns + " FROM metrics"
+	q := queries{
+		rangeMetrics: selectMetrics + " WHERE " + node + "received_at >= ? AND received_at < ? ORDER BY received_at LIMIT ?",
+		latestMetric: selectMetrics + latestWhere + " ORDER BY received_at DESC LIMIT 1",
+		retainAge:    "DELETE FROM metrics WHERE " + node + "received_at < ?",
+		retainCount: "DELETE FROM metrics WHERE " + node + "received_at < (SELECT received_at FROM metrics" + latestWhere +
+			" ORDER BY received_at DESC LIMIT 1 OFFSET ?)",
+
+		version:         `SELECT value FROM counters WHERE name = 'strategies_version'`,
+		bumpVersion:     `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version' RETURNING value`,
+		listStrategies:  `SELECT body FROM strategies ORDER BY position`,
+		insertStrategy:  `INSERT INTO strategies (position, name, body) VALUES (?, ?, ?)`,
+		updateStrategy:  `UPDATE strategies SET body = ? WHERE name = ?`,
+		countStrategies: `SELECT count(*), coalesce(max(position), -1) + 1 FROM strategies`,
+		clearStrategies: `DELETE FROM strategies`,
+		deleteStrategy:  `DELETE FROM strategies WHERE name = ?`,
+	}
+	if shared {
+		q.announce = `SELECT pg_notify(?, ?)`
+	}
+	for _, s := range []*string{&q.rangeMetrics, &q.latestMetric, &q.retainAge, &q.retainCount,
+		&q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce} {
+		*s = d.bind(*s)
+	}
+	return q
+}

@@ -1,0 +1,183 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/strategy"
+)
+
+// version reads the strategies version.
+func (s *Store) version(ctx context.Context) (uint64, error) {
+	var v int64
+	err := s.read.QueryRowContext(ctx, s.q.version).Scan(&v)
+	return uint64(v), err
+}
+
+// List implements strategy.Store.
+func (s *Store) List(ctx context.Context) ([]strategy.Strategy, uint64, error) {
+	tx, err := s.read.BeginTx(ctx, s.d.readTx())
+	if err != nil {
+		return nil, 0, unavailable(err, "be read")
+	}
+	defer func() { _ = tx.Rollback() }()
+	var version int64
+	if err := tx.QueryRowContext(ctx, s.q.version).Scan(&version); err != nil {
+		return nil, 0, unavailable(err, "be read")
+	}
+	rows, err := tx.QueryContext(ctx, s.q.listStrategies)
+	if err != nil {
+		return nil, 0, unavailable(err, "be read")
+	}
+	defer rows.Close()
+	out, err := scanStrategies(rows, func(err error) error { return unavailable(err, "be read") })
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, uint64(version), nil
+}
+
+// rows is the part of a query result that scanStrategies reads.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanStrategies reads rows of one column, a strategy as saved (JSON), in
+// order. A failure to read rows is passed through readErr; a body that
+// does not decode means the stored data is damaged, not that a client
+// sent something wrong.
+func scanStrategies(rows rows, readErr func(error) error) ([]strategy.Strategy, error) {
+	var out []strategy.Strategy
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, readErr(err)
+		}
+		var s strategy.Strategy
+		if err := json.Unmarshal([]byte(body), &s); err != nil {
+			return nil, fmt.Errorf("stored strategy is damaged: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr(err)
+	}
+	return out, nil
+}
+
+// writeTx runs fn in a write transaction that also moves the strategies
+// version and, on a shared database, announces the change on commit.
+// Moving the version first takes the write lock at once, so strategy
+// writers (of every node) take turns. An error of fn with a code other
+// than Internal is returned as it is; any other failure is Unavailable.
+func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err, "be written")
+	}
+	defer func() { _ = tx.Rollback() }()
+	var version int64
+	if err := tx.QueryRowContext(ctx, s.q.bumpVersion).Scan(&version); err != nil {
+		return unavailable(err, "be written")
+	}
+	if err := fn(tx); err != nil {
+		if apperr.CodeOf(err) != apperr.Internal {
+			return err
+		}
+		return unavailable(err, "be written")
+	}
+	if s.listen != nil {
+		if _, err := tx.ExecContext(ctx, s.q.announce, Channel, strconv.FormatInt(version, 10)); err != nil {
+			return unavailable(err, "be written")
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err, "be written")
+	}
+	if s.listen != nil {
+		s.listen.observe(uint64(version))
+	}
+	return nil
+}
+
+func (s *Store) insertStrategy(ctx context.Context, tx *sql.Tx, pos int, st strategy.Strategy) error {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q.insertStrategy, pos, st.Name, string(body))
+	return err
+}
+
+// Replace implements strategy.Store.
+func (s *Store) Replace(ctx context.Context, list []strategy.Strategy) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.clearStrategies); err != nil {
+			return err
+		}
+		for i, st := range list {
+			if err := s.insertStrategy(ctx, tx, i, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Put implements strategy.Store. created is false whenever err is not nil.
+func (s *Store) Put(ctx context.Context, st strategy.Strategy, max int) (created bool, err error) {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		body, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q.updateStrategy, string(body), st.Name)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			return nil
+		}
+		var count, next int
+		if err := tx.QueryRowContext(ctx, s.q.countStrategies).Scan(&count, &next); err != nil {
+			return err
+		}
+		if count >= max {
+			return apperr.Errorf(apperr.Invalid, "strategies: %d stored, at most %d allowed", count, max)
+		}
+		created = true
+		return s.insertStrategy(ctx, tx, next, st)
+	})
+	if err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+// Delete implements strategy.Store.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q.deleteStrategy, name)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.Errorf(apperr.NotFound, "no strategy named %q", name)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,122 @@
+// Package store opens the configured storage backend: memory (lost on
+// exit), SQLite (the embedded default) or PostgreSQL (shared by nodes).
+// Backend is the one contract they all keep; storetest is the conformance
+// suite that checks it.
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/metrics"
+	"github.com/bss-api/bss-api/internal/store/memory"
+	"github.com/bss-api/bss-api/internal/store/sqlstore"
+	"github.com/bss-api/bss-api/internal/strategy"
+)
+
+// Backend is one storage backend: the metric history and the strategy
+// definitions of this node, with their lifecycle. All its methods, and
+// those of the stores it returns, are safe for concurrent use.
+//
+// Ownership: slices passed to the stores are neither kept nor modified;
+// slices and strategies they return are copies that belong to the caller.
+//
+// Lifecycle: Open returns a Backend whose reads and strategy writes work
+// at once. Run does the background work (committing metric appends in
+// groups, enforcing retention, listening for changes made through other
+// nodes) and must be running for Append to complete on a durable backend;
+// the owner starts it once, before serving requests, and stops it after
+// the last request that may write has finished. Close releases the
+// backend after Run has returned (or when it never ran); no method may be
+// called after Close.
+type Backend interface {
+	// History is the metric history. Its Append returns only once the
+	// records are stored (durably, on a durable backend).
+	History() metrics.History
+	// Strategies is the strategy store.
+	Strategies() strategy.Store
+	// Changes tells of strategy changes made through other nodes; it is
+	// nil unless Shared.
+	Changes() strategy.ChangeSource
+	// Shared reports whether several nodes share the backend: each then
+	// sees only its own metric history, and all see the same strategies.
+	Shared() bool
+	// Health reports whether the backend can serve; Down means reads and
+	// writes fail (with apperr.Unavailable) until it recovers. It returns
+	// within a few seconds whatever the backend's state.
+	Health(ctx context.Context) health.Report
+	// Run works until ctx is cancelled, then fails the appends still
+	// waiting for a commit, and returns once every goroutine it started
+	// has stopped. From then on Append may fail with apperr.Unavailable
+	// (it never stores part of a batch); reads and strategy writes work
+	// until Close. A commit already under way when ctx is cancelled
+	// finishes on SQLite; on PostgreSQL it may be cancelled, so that a
+	// hung server cannot hang the shutdown, and its requests then fail.
+	Run(ctx context.Context) error
+	// Close releases the backend's resources. Call it once, after Run has
+	// returned.
+	Close() error
+}
+
+var (
+	_ Backend = (*memory.Store)(nil)
+	_ Backend = (*sqlstore.Store)(nil)
+)
+
+// Kinds of backend, as config.Config.StoreKind names them.
+const (
+	Memory   = "memory"
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Options configure a Backend.
+type Options struct {
+	Node     string        // this node's name, written on every metric row
+	MaxAge   time.Duration // metric retention by age
+	MaxCount int           // metric retention by count (of this node's rows)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Open builds the backend of kind: memory (path unused), sqlite (path is
+// the database file, created if needed) or postgres (path is the
+// connection URL). A durable backend's schema is migrated first; a
+// database written by a newer bss-api is refused untouched. Open starts
+// no goroutine: that is Run's job.
+func Open(ctx context.Context, kind, path string, opts Options) (Backend, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	sqlOpts := sqlstore.Options{
+		Node: opts.Node, MaxAge: opts.MaxAge, MaxCount: opts.MaxCount,
+		Logger: log.With("component", "store"), Now: opts.Now,
+	}
+	switch kind {
+	case Memory:
+		log.Warn("memory store: strategies and metric history are lost when the server stops", "store", Memory)
+		return memory.New(opts.MaxCount, opts.MaxAge, opts.Now), nil
+	case SQLite:
+		s, err := sqlstore.OpenSQLite(ctx, path, sqlOpts)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		log.Info("store", "store", SQLite, "path", path, "schema_version", s.SchemaVersion())
+		return s, nil
+	case Postgres:
+		s, err := sqlstore.OpenPostgres(ctx, path, sqlOpts)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		log.Info("store", "store", Postgres)
+		return s, nil
+	}
+	return nil, fmt.Errorf("store: unknown kind %q: want memory, sqlite or postgres", kind)
+}
