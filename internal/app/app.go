@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/bss-api/bss-api/internal/buildinfo"
 	"github.com/bss-api/bss-api/internal/config"
@@ -45,6 +44,12 @@ func ExitCode(err error) int {
 // args are the command-line arguments without the program name; getenv
 // reads the environment. Logs go to stderr; --help and --version to stdout.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return run(ctx, args, getenv, stdout, stderr, nil)
+}
+
+// run is Run, telling listening (when not nil) the address it listens on
+// before it starts serving, so tests can use port 0.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, listening func(net.Addr)) error {
 	cfg, err := config.Parse(args, getenv, stdout)
 	if errors.Is(err, config.ErrHelp) {
 		return nil
@@ -165,56 +170,57 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
+	if listening != nil {
+		listening(ln.Addr())
+	}
 
-	// The store outlives the HTTP server: requests still in flight during
-	// shutdown must be able to commit. It stops after the server has.
-	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
-	storeDone := make(chan error, 1)
-	go func() { storeDone <- st.Run(storeCtx) }()
-	defer func() {
-		stopStore()
-		if err := <-storeDone; err != nil {
-			log.Error("store stopped with an error", "err", err)
-		}
-	}()
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := index.Run(gctx); err != nil {
-			return fmt.Errorf("process index: %w", err)
-		}
-		return nil
+	err = runStages(ctx, log, []stage{
+		// The store starts first and stops last: requests still in flight
+		// during shutdown must be able to commit.
+		{"storage", []component{{"store", st.Run}}},
+		{"sources", []component{
+			{"process index", index.Run},
+			{"pod metadata (" + meta.Mode() + ")", meta.Run},
+		}},
+		{"resolution", []component{
+			{"pod view", view.Run},
+			{"strategy resolver", resolver.Run},
+		}},
+		// Serving stops first: readiness turns 503, then in-flight
+		// requests finish while everything below still runs.
+		{"serving", []component{{"http server", func(ctx context.Context) error {
+			return serve(ctx, srv, ln, gate, cfg.ShutdownTimeout, log)
+		}}}},
 	})
-	g.Go(func() error {
-		if err := meta.Run(gctx); err != nil {
-			return fmt.Errorf("pod metadata (%s): %w", meta.Mode(), err)
-		}
-		return nil
-	})
-	g.Go(func() error { return view.Run(gctx) })
-	g.Go(func() error { return resolver.Run(gctx) })
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		gate.Set(false)
-		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-		// The parent context is already cancelled; shutdown gets its own deadline.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.ShutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("shutdown: %w", err)
-		}
-		return nil
-	})
-	gate.Set(true)
-	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// serve serves ln until ctx is cancelled, then closes the readiness gate
+// and shuts srv down gracefully within timeout.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, gate *health.Gate, timeout time.Duration, log *slog.Logger) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	gate.Set(true)
+	select {
+	case err := <-served: // Serve failed before any shutdown
+		gate.Set(false)
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	gate.Set(false)
+	log.Info("shutting down", "timeout", timeout)
+	// ctx is already cancelled; shutdown gets its own deadline.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
 }
 
 func metricsCheck(rec *metrics.Recorder, now func() time.Time, staleness time.Duration) health.Check {

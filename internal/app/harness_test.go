@@ -1,10 +1,9 @@
 package app
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,7 +13,7 @@ import (
 	"github.com/bss-api/bss-api/internal/testsupport/apitest"
 )
 
-// testServer is a server started through Run, exactly as main starts it.
+// testServer is a server started through run, as main starts it.
 type testServer struct {
 	URL string
 	// API performs requests whose responses are validated against the
@@ -29,30 +28,12 @@ type testServer struct {
 func startServer(t *testing.T, env map[string]string, args ...string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
+	logs := &lineBuffer{}
 	srv := &testServer{done: make(chan error, 1), stop: cancel}
 	all := append([]string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node", "--data-dir=" + t.TempDir()}, args...)
+	addr := make(chan net.Addr, 1)
 	go func() {
-		err := Run(ctx, all, func(k string) string { return env[k] }, io.Discard, pw)
-		pw.Close()
-		srv.done <- err
-	}()
-	logs := &lineBuffer{}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sent := false
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && !sent {
-				addr <- line.Addr
-				sent = true
-			}
-			logs.add(sc.Text())
-		}
-		if !sent {
-			close(addr)
-		}
+		srv.done <- run(ctx, all, func(k string) string { return env[k] }, io.Discard, logs, func(a net.Addr) { addr <- a })
 	}()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -71,14 +52,13 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 		}
 	})
 	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatalf("server exited before listening: %v", <-srv.done)
-		}
-		srv.URL = "http://" + a
+	case a := <-addr:
+		srv.URL = "http://" + a.String()
 		srv.API = apitest.NewClient(apitest.NewValidator(t), srv.URL, nil)
+	case err := <-srv.done:
+		t.Fatalf("server exited before listening: %v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("server did not log its listen address within 30s")
+		t.Fatal("server did not listen within 30s")
 	}
 	waitFor(t, 10*time.Second, "server ready", func() bool {
 		resp, err := http.Get(srv.URL + "/readyz")
@@ -91,22 +71,22 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 	return srv
 }
 
-// lineBuffer collects log lines from the server goroutine.
+// lineBuffer collects the server's log, written from its goroutines.
 type lineBuffer struct {
-	mu    sync.Mutex
-	lines []string
+	mu  sync.Mutex
+	buf strings.Builder
 }
 
-func (b *lineBuffer) add(s string) {
+func (b *lineBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.lines = append(b.lines, s)
+	return b.buf.Write(p)
 }
 
 func (b *lineBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return strings.Join(b.lines, "\n")
+	return b.buf.String()
 }
 
 // waitFor polls cond every 50ms until it holds or the bound passes.
