@@ -152,7 +152,7 @@ func (sc *scanner) publish(force bool) {
 	version := uint64(1)
 	if prev := sc.ix.Snapshot(); prev != nil {
 		switch {
-		case !podsEqual(pods, prev.Pods):
+		case !slices.EqualFunc(pods, prev.Pods, func(a, b Pod) bool { return a.Equal(&b) }):
 			version = prev.Version + 1
 		case !force:
 			return
@@ -162,19 +162,6 @@ func (sc *scanner) publish(force bool) {
 		}
 	}
 	sc.ix.store(newSnapshot(version, sc.opts.Now(), pods, maps.Clone(sc.host), maps.Clone(sc.hostThreads), sc.stats))
-}
-
-// podsEqual reports whether two pod lists are equal pod by pod.
-func podsEqual(a, b []Pod) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(&b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // buildPods groups tracked processes into sorted pods.
