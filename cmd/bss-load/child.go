@@ -58,9 +58,7 @@ func startChild(name, addr, bin string, args []string, dir string) (*child, erro
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	// Own process group: a terminal's ^C reaches only bss-load, which stops
-	// the child itself. Pdeathsig kills the child should bss-load die first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)

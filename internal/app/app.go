@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Now:               now,
 	})
 
-	view := podview.NewJoiner(index, meta, 50*time.Millisecond)
+	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 50 * time.Millisecond, Now: now})
 
 	resolver := strategy.NewResolver(strategy.ResolverOptions{
 		Store:    st.Strategies(),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"sync"
 	"time"
 
@@ -133,7 +132,7 @@ func NewInformer(opts InformerOptions) *Informer {
 func metaChanged(oldObj, newObj any) bool {
 	o, ok := oldObj.(*corev1.Pod)
 	n, ok2 := newObj.(*corev1.Pod)
-	return !ok || !ok2 || !reflect.DeepEqual(metaFromPod(o), metaFromPod(n))
+	return !ok || !ok2 || !metaFromPod(o).Equal(metaFromPod(n))
 }
 
 // stripPod drops the parts of a pod that bss-api never reads.

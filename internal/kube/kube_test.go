@@ -12,6 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/testsupport/equaltest"
 )
 
 func TestTrimContainerID(t *testing.T) {
@@ -132,7 +136,7 @@ func TestInformerLifecycle(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	s := NewInformer(InformerOptions{Client: client, NodeName: "n1", Mode: "kubeconfig", Resync: time.Hour, DeletedTTL: time.Minute, Now: clock})
-	notify, unsubscribe := s.Subscribe()
+	changed, unsubscribe := s.Subscribe()
 	defer unsubscribe()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -146,13 +150,19 @@ func TestInformerLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, func() bool { _, ok := s.Lookup("u1"); return ok })
-	<-notify
-	eventually(t, func() bool {
+	waitFor(t, changed, "pod u1 found", func() bool { _, ok := s.Lookup("u1"); return ok })
+	waitFor(t, changed, "static pod found by its config hash", func() bool {
 		m, ok := s.Lookup("0123456789abcdef0123456789abcdef")
-		return ok && m.Name == "etcd-n1" // a static pod, found by its config hash
+		return ok && m.Name == "etcd-n1"
 	})
-	if h := s.Health(ctx); h.State != "ok" {
+	// Lookups can find the pods a moment before the informer reports its
+	// first list synced, and health is "listing" until then.
+	syncCtx, cancelSync := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelSync()
+	if !cache.WaitForCacheSync(syncCtx.Done(), s.Synced) {
+		t.Fatal("informer not synced within 10s")
+	}
+	if h := s.Health(ctx); h.State != health.OK {
 		t.Errorf("health = %+v", h)
 	}
 
@@ -160,13 +170,13 @@ func TestInformerLifecycle(t *testing.T) {
 	if _, err := client.CoreV1().Pods("ns").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { m, _ := s.Lookup("u1"); return m.Labels["v"] == "2" })
+	waitFor(t, changed, "relabel seen", func() bool { m, _ := s.Lookup("u1"); return m.Labels["v"] == "2" })
 
 	v := s.Version()
 	if err := client.CoreV1().Pods("ns").Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { m, ok := s.Lookup("u1"); return ok && m.Deleted })
+	waitFor(t, changed, "deleted pod kept", func() bool { m, ok := s.Lookup("u1"); return ok && m.Deleted })
 	if s.Version() == v {
 		t.Error("version did not move on delete")
 	}
@@ -181,37 +191,77 @@ func TestInformerLifecycle(t *testing.T) {
 	}
 }
 
-func eventually(t *testing.T, cond func() bool) {
+// waitFor waits up to 10 s for cond, checking it again after each change
+// notification: the informer notifies after its cache has the change.
+func waitFor(t *testing.T, changed <-chan struct{}, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("%s: not within 10s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
+// Only changes that lookups see wake the pod view.
 func TestMetaChanged(t *testing.T) {
-	pod := func(rv string, labels map[string]string, ctr string) *corev1.Pod {
+	type podSpec struct {
+		resourceVersion string
+		labels          map[string]string
+		containerID     string
+	}
+	pod := func(s podSpec) *corev1.Pod {
 		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", UID: "u1", Labels: labels, ResourceVersion: rv},
-			Status:     corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: ctr}}},
+			ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", UID: "u1", Labels: s.labels, ResourceVersion: s.resourceVersion},
+			Status:     corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: s.containerID}}},
 		}
 	}
-	base := pod("1", map[string]string{"app": "x"}, "containerd://c1")
+	base := podSpec{resourceVersion: "1", labels: map[string]string{"app": "x"}, containerID: "containerd://c1"}
 	for _, tt := range []struct {
 		name string
-		new  *corev1.Pod
+		new  podSpec
 		want bool
 	}{
 		{"resync replay", base, false},
-		{"status-only update (new resourceVersion)", pod("2", map[string]string{"app": "x"}, "containerd://c1"), false},
-		{"relabel", pod("3", map[string]string{"app": "y"}, "containerd://c1"), true},
-		{"container restarted with a new ID", pod("4", map[string]string{"app": "x"}, "containerd://c2"), true},
+		{"status-only update (new resourceVersion)", podSpec{"2", map[string]string{"app": "x"}, "containerd://c1"}, false},
+		{"relabel", podSpec{"3", map[string]string{"app": "y"}, "containerd://c1"}, true},
+		{"container restarted with a new ID", podSpec{"4", map[string]string{"app": "x"}, "containerd://c2"}, true},
 	} {
-		if got := metaChanged(base, tt.new); got != tt.want {
+		if got := metaChanged(pod(base), pod(tt.new)); got != tt.want {
 			t.Errorf("%s: metaChanged = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// PodMeta.Equal decides whether an update wakes the pod view, so it must
+// notice a change in anything a lookup returns.
+func TestPodMetaEqual(t *testing.T) {
+	base := func() PodMeta {
+		return PodMeta{
+			UID: "u1", Name: "a", Namespace: "ns", Labels: map[string]string{"app": "x"}, ConfigHash: "h1",
+			Containers: map[string]ContainerMeta{"c1": {Name: "app", Kind: Regular}},
+		}
+	}
+	type change = equaltest.Change[PodMeta]
+	equaltest.Run(t, base, PodMeta.Equal, equaltest.Cases[PodMeta]{
+		Notice: []change{
+			{Field: "UID", Apply: func(m *PodMeta) { m.UID = "u2" }},
+			{Field: "Name", Apply: func(m *PodMeta) { m.Name = "b" }},
+			{Field: "Namespace", Apply: func(m *PodMeta) { m.Namespace = "other" }},
+			{Field: "Labels", Apply: func(m *PodMeta) { m.Labels["app"] = "y" }},
+			{Field: "ConfigHash", Apply: func(m *PodMeta) { m.ConfigHash = "h2" }},
+			{Field: "Containers", Apply: func(m *PodMeta) { m.Containers["c2"] = ContainerMeta{Name: "app"} }},
+			{Field: "Containers.Name", Apply: func(m *PodMeta) { m.Containers["c1"] = ContainerMeta{Name: "sidecar", Kind: Regular} }},
+			{Field: "Containers.Kind", Apply: func(m *PodMeta) { m.Containers["c1"] = ContainerMeta{Name: "app", Kind: Init} }},
+			{Field: "Deleted", Apply: func(m *PodMeta) { m.Deleted = true }},
+		},
+	})
+	// A pod with no labels or statuses is the same whether its maps are nil
+	// or empty: lookups read them alike.
+	if !(PodMeta{UID: "u1"}).Equal(PodMeta{UID: "u1", Labels: map[string]string{}, Containers: map[string]ContainerMeta{}}) {
+		t.Error("nil and empty maps differ")
 	}
 }

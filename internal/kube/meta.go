@@ -5,6 +5,7 @@ package kube
 
 import (
 	"context"
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,6 +48,14 @@ type PodMeta struct {
 	// Deleted is true for a pod removed from the API server within the
 	// last few minutes, kept so late lookups still resolve.
 	Deleted bool
+}
+
+// Equal reports whether o says what m says: every field is compared; nil
+// and empty maps are alike.
+func (m PodMeta) Equal(o PodMeta) bool {
+	return m.UID == o.UID && m.Name == o.Name && m.Namespace == o.Namespace &&
+		m.ConfigHash == o.ConfigHash && m.Deleted == o.Deleted &&
+		maps.Equal(m.Labels, o.Labels) && maps.Equal(m.Containers, o.Containers)
 }
 
 // Source looks pods of this node up by the UID found in their cgroups.

@@ -6,7 +6,7 @@ package podview
 
 import (
 	"context"
-	"reflect"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -22,44 +22,44 @@ type ProcessSource interface {
 	Subscribe() (<-chan struct{}, func())
 }
 
-// MetaSource supplies pod metadata.
-type MetaSource interface {
+// MetaLookup finds a pod's metadata by the UID its cgroups show.
+type MetaLookup interface {
 	Lookup(uid string) (kube.PodMeta, bool)
+}
+
+// MetaSource supplies pod metadata and says when it changed.
+type MetaSource interface {
+	MetaLookup
 	Version() uint64
 	Subscribe() (<-chan struct{}, func())
 }
 
-// Container is one container of a pod.
+// Container is a container of the process snapshot with what the pod's
+// metadata adds. Sandbox (of procs.Container) is the metadata's verdict
+// once the pod's container statuses are known: the container none of them
+// names. Before, it is the index's guess: the one whose only processes are
+// "pause".
 type Container struct {
-	ID      string
-	Name    string // from the pod's status; "" when unknown
-	Runtime string
-	// Sandbox is the pod's pause container. With metadata it is a
-	// container of the pod that none of its statuses names; without, one
-	// whose only processes are "pause".
-	Sandbox bool
+	procs.Container
+	Name string // from the pod's status; "" when unknown
 }
 
-// Pod is a pod of this node with its processes.
+// Equal reports whether d shows what c shows: every field is compared.
+func (c Container) Equal(d Container) bool {
+	return c.Name == d.Name && c.Container.Equal(d.Container)
+}
+
+// Pod is a pod of the process snapshot with what its metadata adds.
 type Pod struct {
-	UID       string
+	procs.Pod
 	Name      string // "" when the metadata source does not know the pod
 	Namespace string
 	Labels    map[string]string
 	Known     bool // metadata was found
-	QoS       procs.QoS
-	// Containers are sorted by ID; Processes by PID.
+	// Containers shadows procs.Pod.Containers: the same containers in the
+	// same order (by ID), with their names and the sandbox as metadata
+	// decides it. Readers use these; the embedded ones are the index's.
 	Containers []Container
-	Processes  []procs.Process
-}
-
-// Process returns the pod's process with the given PID.
-func (p *Pod) Process(pid int) (*procs.Process, bool) {
-	i, ok := slices.BinarySearchFunc(p.Processes, pid, func(pr procs.Process, pid int) int { return pr.PID - pid })
-	if !ok {
-		return nil, false
-	}
-	return &p.Processes[i], true
 }
 
 // Container returns the container with the given ID.
@@ -72,24 +72,33 @@ func (p *Pod) Container(id string) (*Container, bool) {
 	return nil, false
 }
 
+// Equal reports whether q shows what p shows. Every field is compared but
+// the embedded procs.Pod.Containers, which Containers supersedes; nil and
+// empty labels are alike.
+func (p *Pod) Equal(q *Pod) bool {
+	return p.UID == q.UID && p.QoS == q.QoS &&
+		p.Name == q.Name && p.Namespace == q.Namespace && p.Known == q.Known &&
+		maps.Equal(p.Labels, q.Labels) &&
+		slices.EqualFunc(p.Containers, q.Containers, Container.Equal) &&
+		slices.EqualFunc(p.Processes, q.Processes, procs.Process.Equal)
+}
+
 // View is an immutable joined view. Readers must not modify it.
 type View struct {
 	// Version moves whenever Pods change, and only then.
 	Version uint64
 	// Updated is when the view last changed or the processes were rescanned.
 	Updated time.Time
-	Pods    []Pod // sorted by UID
+	// Pods are sorted by UID: Pods[i] is Procs.Pods[i] with its metadata.
+	Pods []Pod
 	// Procs is the process snapshot the view was built from: every
 	// process of the node, in pods or not.
 	Procs *procs.Snapshot
-
-	byUID map[string]int
-	byPID map[int]int
 }
 
 // Pod returns the pod with the given UID.
 func (v *View) Pod(uid string) (*Pod, bool) {
-	i, ok := v.byUID[uid]
+	i, ok := v.Procs.PodIndex(uid)
 	if !ok {
 		return nil, false
 	}
@@ -98,26 +107,27 @@ func (v *View) Pod(uid string) (*Pod, bool) {
 
 // PodOfPID returns the pod running pid.
 func (v *View) PodOfPID(pid int) (*Pod, bool) {
-	i, ok := v.byPID[pid]
+	i, ok := v.Procs.PodIndexOfPID(pid)
 	if !ok {
 		return nil, false
 	}
 	return &v.Pods[i], true
 }
 
-// Build joins a process snapshot with metadata.
-func Build(version uint64, s *procs.Snapshot, meta MetaSource) *View {
-	v := &View{Version: version, Updated: s.Taken, Procs: s, Pods: make([]Pod, len(s.Pods)),
-		byUID: make(map[string]int, len(s.Pods)), byPID: make(map[int]int, s.NumProcesses())}
-	for i := range s.Pods {
-		sp := &s.Pods[i]
-		p := Pod{UID: sp.UID, QoS: sp.QoS, Processes: sp.Processes, Containers: make([]Container, len(sp.Containers))}
+// Build joins a process snapshot with metadata, pod for pod, so that the
+// snapshot's indexes serve the view's lookups too.
+func Build(version uint64, s *procs.Snapshot, meta MetaLookup) *View {
+	v := &View{Version: version, Updated: s.Taken, Procs: s, Pods: make([]Pod, len(s.Pods))}
+	for i, sp := range s.Pods {
+		p := Pod{Pod: sp, Containers: make([]Container, len(sp.Containers))}
 		m, known := meta.Lookup(sp.UID)
 		if known {
 			p.Name, p.Namespace, p.Labels, p.Known = m.Name, m.Namespace, m.Labels, true
 		}
 		for j, c := range sp.Containers {
-			pc := Container{ID: c.ID, Runtime: c.Runtime, Sandbox: c.Sandbox}
+			pc := Container{Container: c}
+			// Statuses name every container but the sandbox; with none
+			// reported yet, they say nothing and the index's guess stands.
 			if known && len(m.Containers) > 0 {
 				cm, named := m.Containers[c.ID]
 				pc.Name, pc.Sandbox = cm.Name, !named
@@ -125,29 +135,37 @@ func Build(version uint64, s *procs.Snapshot, meta MetaSource) *View {
 			p.Containers[j] = pc
 		}
 		v.Pods[i] = p
-		v.byUID[p.UID] = i
-		for _, pr := range p.Processes {
-			v.byPID[pr.PID] = i
-		}
 	}
 	return v
+}
+
+// Options configure a Joiner.
+type Options struct {
+	Procs ProcessSource
+	Meta  MetaSource
+	// Debounce batches bursts of changes into one rebuild.
+	Debounce time.Duration
+	Now      func() time.Time
 }
 
 // Joiner keeps a View current as processes and metadata change. View and
 // Subscribe are safe for concurrent use; Run must be called once.
 type Joiner struct {
-	procs ProcessSource
-	meta  MetaSource
-	// Debounce batches bursts of changes into one rebuild.
-	debounce time.Duration
-
+	opts Options
 	view atomic.Pointer[View]
 	notify.Notifier
+
+	// Owned by Run: what the current view was built from.
+	builtFrom *procs.Snapshot
+	builtMeta uint64
 }
 
 // NewJoiner returns a Joiner; nothing is built before Run.
-func NewJoiner(p ProcessSource, m MetaSource, debounce time.Duration) *Joiner {
-	return &Joiner{procs: p, meta: m, debounce: debounce}
+func NewJoiner(opts Options) *Joiner {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Joiner{opts: opts}
 }
 
 // View returns the current view, or nil before the first process scan.
@@ -156,55 +174,53 @@ func (j *Joiner) View() *View { return j.view.Load() }
 // Run rebuilds the view after every change of either source until ctx is
 // cancelled.
 func (j *Joiner) Run(ctx context.Context) error {
-	procCh, stopProcs := j.procs.Subscribe()
+	procCh, stopProcs := j.opts.Procs.Subscribe()
 	defer stopProcs()
-	metaCh, stopMeta := j.meta.Subscribe()
+	metaCh, stopMeta := j.opts.Meta.Subscribe()
 	defer stopMeta()
-	var (
-		version  uint64
-		lastSnap *procs.Snapshot
-		lastMeta uint64
-	)
-	rebuild := func() {
-		s := j.procs.Snapshot()
-		mv := j.meta.Version()
-		if s == nil || (s == lastSnap && mv == lastMeta) {
-			return
-		}
-		lastSnap, lastMeta = s, mv
-		next := Build(version, s, j.meta)
-		switch cur := j.view.Load(); {
-		case cur == nil || !reflect.DeepEqual(cur.Pods, next.Pods):
-			version++
-			if now := time.Now(); now.After(next.Updated) {
-				next.Updated = now // a metadata change is news even without a rescan
-			}
-		case cur.Procs == s:
-			return // the metadata changed, but nothing this view shows
-		}
-		next.Version = version
-		j.view.Store(next)
-		j.Changed()
-	}
-	rebuild()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	pending := false
+	batch := notify.NewBatch()
+	defer batch.Stop()
+	j.rebuild()
 	for {
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return nil
 		case <-procCh:
+			batch.Arm(j.opts.Debounce)
 		case <-metaCh:
-		case <-timer.C:
-			pending = false
-			rebuild()
-			continue
-		}
-		if !pending {
-			pending = true
-			timer.Reset(j.debounce)
+			batch.Arm(j.opts.Debounce)
+		case <-batch.C():
+			batch.Fired()
+			j.rebuild()
 		}
 	}
+}
+
+// rebuild joins the current snapshot and metadata, and publishes the
+// result unless it would show nothing new.
+func (j *Joiner) rebuild() {
+	s := j.opts.Procs.Snapshot()
+	mv := j.opts.Meta.Version()
+	if s == nil || (s == j.builtFrom && mv == j.builtMeta) {
+		return
+	}
+	j.builtFrom, j.builtMeta = s, mv
+	cur := j.view.Load()
+	next := Build(1, s, j.opts.Meta)
+	switch {
+	case cur != nil && slices.EqualFunc(cur.Pods, next.Pods, func(a, b Pod) bool { return a.Equal(&b) }):
+		if cur.Procs == s {
+			return // the metadata changed, but nothing this view shows
+		}
+		next.Version = cur.Version // a rescan that changed no pod
+	default: // the first view, or the pods changed
+		if cur != nil {
+			next.Version = cur.Version + 1
+		}
+		if now := j.opts.Now(); now.After(next.Updated) {
+			next.Updated = now // a metadata change is news even without a rescan
+		}
+	}
+	j.view.Store(next)
+	j.Changed()
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/procs"
+	"github.com/bss-api/bss-api/internal/testsupport/equaltest"
 )
 
 const (
@@ -18,8 +20,10 @@ const (
 	c2   = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 )
 
+var scanTime = time.Unix(1_750_000_000, 0)
+
 func snapshot(version uint64, app string) *procs.Snapshot {
-	return procs.NewSnapshot(version, time.Unix(1_750_000_000, 0), []procs.Pod{
+	return procs.NewSnapshot(version, scanTime, []procs.Pod{
 		{UID: uidB, QoS: procs.Burstable, Containers: []procs.Container{{ID: c2, Sandbox: true, PIDs: []int{30}}},
 			Processes: []procs.Process{{Proc: procs.Proc{PID: 30, Command: "pause"}, ContainerID: c2}}},
 		{UID: uidA, QoS: procs.Burstable,
@@ -66,22 +70,76 @@ func (m *meta) set(labels string) {
 func TestBuildJoinsMetadata(t *testing.T) {
 	v := Build(1, snapshot(1, "upf"), newMeta())
 	a, ok := v.Pod(uidA)
-	if !ok || a.Name != "a" || a.Labels["v"] != "v1" || !a.Known {
-		t.Fatalf("pod A = %+v", a)
+	if !ok || a.Name != "a" || a.Namespace != "ns" || a.Labels["v"] != "v1" || !a.Known {
+		t.Fatalf("pod A: name %q, namespace %q, labels %v, known %v", a.Name, a.Namespace, a.Labels, a.Known)
 	}
-	if c, _ := a.Container(c1); c.Name != "app" || c.Sandbox {
-		t.Errorf("app container = %+v", c)
-	}
-	if c, _ := a.Container(c0); !c.Sandbox {
-		t.Errorf("the container no status names is not the sandbox: %+v", c)
-	}
-	b, _ := v.Pod(uidB)
-	if c, _ := b.Container(c2); !c.Sandbox {
-		t.Errorf("without statuses the pause-only container must stay the sandbox by heuristic: %+v", c)
+	for _, tt := range []struct {
+		pod, id     string
+		wantName    string
+		wantSandbox bool
+		why         string
+	}{
+		{uidA, c1, "app", false, "named by a status"},
+		{uidA, c0, "", true, "the container no status names is the sandbox"},
+		{uidB, c2, "", true, "without statuses the pause-only container stays the sandbox by heuristic"},
+	} {
+		p, _ := v.Pod(tt.pod)
+		c, ok := p.Container(tt.id)
+		if !ok || c.Name != tt.wantName || c.Sandbox != tt.wantSandbox {
+			t.Errorf("%s: container %s: found %v, name %q, sandbox %v; want name %q, sandbox %v",
+				tt.why, tt.id, ok, c.Name, c.Sandbox, tt.wantName, tt.wantSandbox)
+		}
 	}
 	if p, ok := v.PodOfPID(20); !ok || p.UID != uidA {
 		t.Errorf("PodOfPID(20) = %v, %v", p, ok)
 	}
+	if pr, ok := a.Process(20); !ok || pr.Command != "upf" {
+		t.Errorf("a.Process(20) = %v, %v", pr, ok)
+	}
+}
+
+// Pod.Equal decides whether the view publishes a new version, so it must
+// notice a change in anything the view shows.
+func TestPodEqual(t *testing.T) {
+	base := func() Pod {
+		return Pod{
+			Pod: procs.Pod{
+				UID: uidA, QoS: procs.Burstable,
+				Containers: []procs.Container{{ID: c1, PIDs: []int{20}}},
+				Processes:  []procs.Process{{Proc: procs.Proc{PID: 20, Command: "upf"}, ContainerID: c1}},
+			},
+			Name: "a", Namespace: "ns", Labels: map[string]string{"v": "1"}, Known: true,
+			Containers: []Container{{Container: procs.Container{ID: c1, Runtime: procs.Containerd, PIDs: []int{20}}, Name: "app"}},
+		}
+	}
+	type change = equaltest.Change[Pod]
+	equaltest.Run(t, base, func(a, b Pod) bool { return a.Equal(&b) }, equaltest.Cases[Pod]{
+		Notice: []change{
+			{Field: "Pod.UID", Apply: func(p *Pod) { p.UID = uidB }},
+			{Field: "Pod.QoS", Apply: func(p *Pod) { p.QoS = procs.Guaranteed }},
+			{Field: "Pod.Processes", Apply: func(p *Pod) { p.Processes = nil }},
+			{Field: "Pod.Processes.Proc.PID", Apply: func(p *Pod) { p.Processes[0].PID = 21 }},
+			{Field: "Pod.Processes.Proc.PPID", Apply: func(p *Pod) { p.Processes[0].PPID = 2 }},
+			{Field: "Pod.Processes.Proc.Command", Apply: func(p *Pod) { p.Processes[0].Command = "smf" }},
+			{Field: "Pod.Processes.Proc.StartTime", Apply: func(p *Pod) { p.Processes[0].StartTime = 9 }},
+			{Field: "Pod.Processes.ContainerID", Apply: func(p *Pod) { p.Processes[0].ContainerID = c0 }},
+			{Field: "Pod.Processes.Threads", Apply: func(p *Pod) { p.Processes[0].Threads = []int{20, 21} }},
+			{Field: "Name", Apply: func(p *Pod) { p.Name = "b" }},
+			{Field: "Namespace", Apply: func(p *Pod) { p.Namespace = "other" }},
+			{Field: "Labels", Apply: func(p *Pod) { p.Labels["v"] = "2" }},
+			{Field: "Known", Apply: func(p *Pod) { p.Known = false }},
+			{Field: "Containers", Apply: func(p *Pod) { p.Containers = nil }},
+			{Field: "Containers.Name", Apply: func(p *Pod) { p.Containers[0].Name = "sidecar" }},
+			{Field: "Containers.Container.ID", Apply: func(p *Pod) { p.Containers[0].ID = c2 }},
+			{Field: "Containers.Container.Runtime", Apply: func(p *Pod) { p.Containers[0].Runtime = procs.CRIO }},
+			{Field: "Containers.Container.Sandbox", Apply: func(p *Pod) { p.Containers[0].Sandbox = true }},
+			{Field: "Containers.Container.PIDs", Apply: func(p *Pod) { p.Containers[0].PIDs = nil }},
+		},
+		Ignore: []change{
+			// The index's own containers, which Containers supersedes.
+			{Field: "Pod.Containers", Apply: func(p *Pod) { p.Pod.Containers[0].Sandbox = true }},
+		},
+	})
 }
 
 type procSource struct {
@@ -92,54 +150,65 @@ type procSource struct {
 func (p *procSource) Snapshot() *procs.Snapshot            { return p.snap.Load() }
 func (p *procSource) Subscribe() (<-chan struct{}, func()) { return p.ch, func() {} }
 
+// The version moves when what the view shows changes, and only then. The
+// test runs in a synctest bubble: the debounce timer runs on the bubble's
+// clock, and synctest.Wait says when the joiner has nothing left to do, so
+// "nothing was published" is a fact rather than a guess after a sleep.
 func TestJoinerVersions(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ps := &procSource{ch: make(chan struct{}, 1)}
-	ps.snap.Store(snapshot(1, "upf"))
-	m := newMeta()
-	j := NewJoiner(ps, m, time.Millisecond)
-	sub, unsub := j.Subscribe()
-	defer unsub()
-	done := make(chan error, 1)
-	go func() { done <- j.Run(ctx) }()
-	<-sub
-	v1 := j.View()
-	if v1 == nil || v1.Version != 1 {
-		t.Fatalf("first view = %+v", v1)
-	}
-	m.set("v2") // a relabel: a new version
-	<-sub
-	if v := j.View(); v.Version != 2 {
-		t.Errorf("after relabel version = %d, want 2", v.Version)
-	}
-	// A rescan that changes nothing keeps the version.
-	s := snapshot(1, "upf")
-	ps.snap.Store(s)
-	ps.ch <- struct{}{}
-	<-sub
-	if v := j.View(); v.Version != 2 || v.Procs != s {
-		t.Errorf("after a no-op rescan version = %d (want 2), procs updated %v", v.Version, v.Procs == s)
-	}
-	// A metadata change that changes nothing in the view publishes nothing.
-	before := j.View()
-	m.set("v2")
-	select {
-	case <-sub:
-		t.Errorf("a metadata change with the view unchanged published a view (version %d)", j.View().Version)
-	case <-time.After(100 * time.Millisecond):
-	}
-	if j.View() != before {
-		t.Error("the view was replaced")
-	}
-	ps.snap.Store(snapshot(2, "smf"))
-	ps.ch <- struct{}{}
-	<-sub
-	if v := j.View(); v.Version != 3 {
-		t.Errorf("after a process change version = %d, want 3", v.Version)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Error(err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		ps := &procSource{ch: make(chan struct{}, 1)}
+		ps.snap.Store(snapshot(1, "upf"))
+		m := newMeta()
+		now := scanTime.Add(time.Hour)
+		j := NewJoiner(Options{Procs: ps, Meta: m, Debounce: time.Millisecond, Now: func() time.Time { return now }})
+		sub, unsub := j.Subscribe()
+		defer unsub()
+		done := make(chan error, 1)
+		go func() { done <- j.Run(ctx) }()
+		<-sub
+		if v := j.View(); v == nil || v.Version != 1 {
+			t.Fatalf("first view = %+v", v)
+		}
+
+		m.set("v2") // a relabel: a new version, dated by the joiner's clock
+		<-sub
+		if v := j.View(); v.Version != 2 || !v.Updated.Equal(now) {
+			t.Errorf("after relabel: version %d, updated %v; want 2, %v", v.Version, v.Updated, now)
+		}
+
+		// A rescan that changes nothing keeps the version.
+		s := snapshot(1, "upf")
+		ps.snap.Store(s)
+		ps.ch <- struct{}{}
+		<-sub
+		if v := j.View(); v.Version != 2 || v.Procs != s {
+			t.Errorf("after a no-op rescan version = %d (want 2), procs updated %v", v.Version, v.Procs == s)
+		}
+
+		// A metadata change that changes nothing in the view publishes nothing.
+		before := j.View()
+		m.set("v2")
+		time.Sleep(time.Second) // on the bubble's clock: the debounce fires
+		synctest.Wait()
+		select {
+		case <-sub:
+			t.Errorf("a metadata change with the view unchanged published a view (version %d)", j.View().Version)
+		default:
+		}
+		if j.View() != before {
+			t.Error("the view was replaced")
+		}
+
+		ps.snap.Store(snapshot(2, "smf"))
+		ps.ch <- struct{}{}
+		<-sub
+		if v := j.View(); v.Version != 3 {
+			t.Errorf("after a process change version = %d, want 3", v.Version)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
 }

@@ -1,9 +1,13 @@
+//go:build linux
+
 package procs
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -67,6 +71,38 @@ func BenchmarkPublish(b *testing.B) {
 		newSnapshot(1, time.Now(), buildPods(pods), host, nil, ScanStats{})
 	}
 	_ = os.RemoveAll(dir)
+}
+
+// BenchmarkPodsEqual measures the check that decides whether a publish
+// moves the version, at 10,000 pod processes in 500 pods, with nothing
+// changed (the whole list is walked), against reflect.DeepEqual, which
+// the check replaced.
+func BenchmarkPodsEqual(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := procfixture.Write(dir, procfixture.Spec{Processes: 10000, Pods: 500, PodProcesses: 10000, Threads: 2}); err != nil {
+		b.Fatal(err)
+	}
+	tracked, _, _, err := scan(newReader(), dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, y := buildPods(tracked), buildPods(tracked)
+	for _, bm := range []struct {
+		name  string
+		equal func(a, b []Pod) bool
+	}{
+		{"Equal", func(a, b []Pod) bool { return slices.EqualFunc(a, b, func(p, q Pod) bool { return p.Equal(&q) }) }},
+		{"reflect.DeepEqual", func(a, b []Pod) bool { return reflect.DeepEqual(a, b) }},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !bm.equal(x, y) {
+					b.Fatal("equal pods differ")
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkScanRealProcesses starts real sleeping processes and measures a

@@ -1,17 +1,22 @@
+//go:build linux
+
 package procs
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/testsupport/procfixture"
 )
 
 const (
@@ -22,20 +27,36 @@ const (
 	fixC3   = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 )
 
-func newFixtureIndex(t *testing.T, procRoot string) *Index {
+// newTestScanner returns the scanner Index.Run would use over procRoot and
+// cgroupRoot, before its first scan; the tests drive its scans and polls
+// themselves instead of through Run's timers.
+func newTestScanner(t *testing.T, procRoot, cgroupRoot string) *scanner {
 	t.Helper()
-	ix := New(Options{ProcRoot: procRoot, CgroupRoot: t.TempDir(), ReconcileInterval: time.Hour, PollInterval: time.Hour})
-	ix.rd = newReader()
-	ix.dirs = map[string]CgroupRef{}
-	if err := ix.reconcile(); err != nil {
-		t.Fatal(err)
-	}
-	return ix
+	return newScanner(New(Options{ProcRoot: procRoot, CgroupRoot: cgroupRoot, ReconcileInterval: time.Hour, PollInterval: time.Hour}))
 }
 
+func reconcile(t *testing.T, sc *scanner) {
+	t.Helper()
+	if err := sc.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeProc writes a minimal /proc/<pid> entry.
+func writeProc(t testing.TB, root string, p procfixture.Process) {
+	t.Helper()
+	if err := procfixture.WriteProcess(root, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// inPod is the cgroup path of container fixC3 of pod fixUID2.
+const inPod = "/kubepods/pod" + fixUID2 + "/" + fixC3
+
 func TestIndexFromFixture(t *testing.T) {
-	ix := newFixtureIndex(t, "testdata/proc")
-	s := ix.Snapshot()
+	sc := newTestScanner(t, "testdata/proc", t.TempDir())
+	reconcile(t, sc)
+	s := sc.ix.Snapshot()
 	want := []Pod{
 		{
 			UID: fixUID2, QoS: Guaranteed,
@@ -62,10 +83,9 @@ func TestIndexFromFixture(t *testing.T) {
 	if s.Version != 1 {
 		t.Errorf("Version = %d, want 1", s.Version)
 	}
-	st := s.Stats()
 	// 1, 200, 717576, 717720, 718001, 800, 801, 901 read fine; 900 vanished.
-	if st.Processes != 8 || st.PodProcesses != 3 {
-		t.Errorf("stats = %+v, want 8 processes, 3 in pods", st)
+	if st := s.Stats(); st.Processes != 8 || st.PodProcesses != 3 {
+		t.Errorf("stats: %d processes, %d in pods; want 8, 3 in pods", st.Processes, st.PodProcesses)
 	}
 	if p, ok := s.PodOfPID(718001); !ok || p.UID != fixUID1 {
 		t.Errorf("PodOfPID(718001) = %v, %v", p, ok)
@@ -73,11 +93,16 @@ func TestIndexFromFixture(t *testing.T) {
 	if _, ok := s.PodOfPID(801); ok {
 		t.Error("CRI-O conmon (801) is reported as a pod process")
 	}
-	if p, ok := s.Process(801); !ok || p.Command != "conmon" {
-		t.Errorf("Process(801) = %+v, %v; want the host process", p, ok)
-	}
-	if p, ok := s.Process(200); !ok || p.Command != "sshd" || p.StartTime != 500 {
-		t.Errorf("Process(200) = %+v, %v", p, ok)
+	for _, tt := range []struct {
+		pid  int
+		want Proc
+	}{
+		{801, Proc{PID: 801, PPID: 1, Command: "conmon", StartTime: 9099}}, // a host process, not its pod's
+		{200, Proc{PID: 200, PPID: 1, Command: "sshd", StartTime: 500}},
+	} {
+		if got, ok := s.Process(tt.pid); !ok || got != tt.want {
+			t.Errorf("Process(%d) = %+v, %v; want %+v", tt.pid, got, ok, tt.want)
+		}
 	}
 	if _, ok := s.Process(900); ok {
 		t.Error("a process that vanished mid-scan is reported")
@@ -86,23 +111,24 @@ func TestIndexFromFixture(t *testing.T) {
 
 func TestIndexVersionMovesOnlyOnChange(t *testing.T) {
 	root := t.TempDir()
-	writeProc(t, root, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
-	ix := newFixtureIndex(t, root)
-	notify, cancel := ix.Subscribe()
+	writeProc(t, root, procfixture.Process{PID: 10, Comm: "app", Cgroup: inPod})
+	sc := newTestScanner(t, root, t.TempDir())
+	reconcile(t, sc)
+	notify, cancel := sc.ix.Subscribe()
 	defer cancel()
-	v1 := ix.Snapshot().Version
-	if err := ix.reconcile(); err != nil {
-		t.Fatal(err)
-	}
-	if v := ix.Snapshot().Version; v != v1 {
+	v1 := sc.ix.Snapshot().Version
+	reconcile(t, sc)
+	if v := sc.ix.Snapshot().Version; v != v1 {
 		t.Errorf("version moved from %d to %d with nothing changed", v1, v)
 	}
-	<-notify // full scans always notify
-	writeProc(t, root, 11, "sidecar", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
-	if err := ix.reconcile(); err != nil {
-		t.Fatal(err)
+	select {
+	case <-notify:
+	default:
+		t.Error("a full scan did not notify") // they always do: host processes may have changed
 	}
-	if v := ix.Snapshot().Version; v != v1+1 {
+	writeProc(t, root, procfixture.Process{PID: 11, Comm: "sidecar", Cgroup: inPod})
+	reconcile(t, sc)
+	if v := sc.ix.Snapshot().Version; v != v1+1 {
 		t.Errorf("version = %d after a process joined, want %d", v, v1+1)
 	}
 	select {
@@ -114,30 +140,28 @@ func TestIndexVersionMovesOnlyOnChange(t *testing.T) {
 
 func TestIndexPermissionErrorsAreCounted(t *testing.T) {
 	root := t.TempDir()
-	writeProc(t, root, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
-	writeProc(t, root, 11, "secret", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
-	ix := New(Options{ProcRoot: root, CgroupRoot: t.TempDir(), ReconcileInterval: time.Hour, PollInterval: time.Hour})
-	ix.rd = newReader()
-	ix.dirs = map[string]CgroupRef{}
+	writeProc(t, root, procfixture.Process{PID: 10, Comm: "app", Cgroup: inPod})
+	writeProc(t, root, procfixture.Process{PID: 11, Comm: "secret", Cgroup: inPod})
+	sc := newTestScanner(t, root, t.TempDir())
 	// Root reads any file whatever its mode, so the denial is simulated
 	// where the index opens files.
 	denied := filepath.Join(root, "11", "cgroup")
-	ix.rd.open = func(path string) (int, error) {
+	sc.rd.open = func(path string) (int, error) {
 		if path == denied {
 			return -1, unix.EACCES
 		}
 		return openRead(path)
 	}
-	if err := ix.reconcile(); err != nil {
+	if err := sc.reconcile(); err != nil {
 		t.Fatalf("a permission error must not be fatal: %v", err)
 	}
-	if got := ix.Snapshot().Stats().PermissionErrors; got != 1 {
+	if got := sc.ix.Snapshot().Stats().PermissionErrors; got != 1 {
 		t.Errorf("PermissionErrors = %d, want 1", got)
 	}
-	if got := ix.Snapshot().NumProcesses(); got != 1 {
+	if got := sc.ix.Snapshot().NumProcesses(); got != 1 {
 		t.Errorf("%d pod processes, want the readable one", got)
 	}
-	if rep := ix.Health(context.Background()); rep.State != "degraded" || !strings.Contains(rep.Detail, "permission") {
+	if rep := sc.ix.Health(context.Background()); rep.State != health.Degraded || !strings.Contains(rep.Detail, "permission") {
 		t.Errorf("health = %+v, want degraded naming permissions", rep)
 	}
 }
@@ -170,28 +194,19 @@ func FuzzParseStat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { parseStat(b) })
 }
 
-// writeProc writes a minimal /proc/<pid> entry.
-func writeProc(t testing.TB, root string, pid int, comm, cgroup string) {
-	t.Helper()
-	dir := filepath.Join(root, fmt.Sprint(pid))
-	if err := os.MkdirAll(filepath.Join(dir, "task", fmt.Sprint(pid)), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	stat := fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %d 1000000 100\n", pid, comm, pid, pid, 1000+pid)
-	for name, content := range map[string]string{"cgroup": cgroup, "stat": stat, "comm": comm + "\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+// polledFixture is a v2 cgroup tree with one pod: pid 10 in container
+// fixC3, and pid 12 in the pod's own cgroup, after the first full scan.
+type polledFixture struct {
+	sc           *scanner
+	procRoot     string
+	containerDir string
 }
 
-// newPolledIndex makes an index over a v2 cgroup tree with one pod: pid 10
-// in container fixC3, and pid 12 in the pod's own cgroup.
-func newPolledIndex(t *testing.T) (ix *Index, procRoot, containerDir string) {
+func newPolledFixture(t *testing.T) polledFixture {
 	t.Helper()
 	procRoot, cgRoot := t.TempDir(), t.TempDir()
 	pod := filepath.Join(cgRoot, "kubepods", "pod"+fixUID2)
-	containerDir = filepath.Join(pod, fixC3)
+	containerDir := filepath.Join(pod, fixC3)
 	for path, content := range map[string]string{
 		filepath.Join(cgRoot, "cgroup.controllers"): "cpu pids\n",
 		filepath.Join(pod, "cgroup.procs"):          "12\n",
@@ -204,42 +219,37 @@ func newPolledIndex(t *testing.T) (ix *Index, procRoot, containerDir string) {
 			t.Fatal(err)
 		}
 	}
-	writeProc(t, procRoot, 10, "app", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
-	writeProc(t, procRoot, 12, "pod-level", "0::/kubepods/pod"+fixUID2+"\n")
-	ix = New(Options{ProcRoot: procRoot, CgroupRoot: cgRoot, ReconcileInterval: time.Hour, PollInterval: time.Hour})
-	ix.rd = newReader()
-	ix.dirs = map[string]CgroupRef{}
-	ix.hier = findHierarchies(cgRoot)
-	if err := ix.reconcile(); err != nil {
-		t.Fatal(err)
-	}
-	if got := ix.Snapshot().NumProcesses(); got != 2 {
+	writeProc(t, procRoot, procfixture.Process{PID: 10, Comm: "app", Cgroup: inPod})
+	writeProc(t, procRoot, procfixture.Process{PID: 12, Comm: "pod-level", Cgroup: "/kubepods/pod" + fixUID2})
+	sc := newTestScanner(t, procRoot, cgRoot)
+	reconcile(t, sc)
+	if got := sc.ix.Snapshot().NumProcesses(); got != 2 {
 		t.Fatalf("%d pod processes, want 2", got)
 	}
-	return ix, procRoot, containerDir
+	return polledFixture{sc: sc, procRoot: procRoot, containerDir: containerDir}
 }
 
 // A poll with nothing changed reads only cgroup.procs files: processes in a
 // pod's own cgroup (no container) are polled like container processes, not
 // re-read from /proc at every poll.
 func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
-	ix, procRoot, _ := newPolledIndex(t)
-	version := ix.Snapshot().Version
+	f := newPolledFixture(t)
+	version := f.sc.ix.Snapshot().Version
 	var opened []string
-	open := ix.rd.open
-	ix.rd.open = func(path string) (int, error) {
+	open := f.sc.rd.open
+	f.sc.rd.open = func(path string) (int, error) {
 		opened = append(opened, path)
 		return open(path)
 	}
 	for range 3 {
-		ix.poll()
+		f.sc.poll()
 	}
 	for _, p := range opened {
-		if strings.HasPrefix(p, procRoot) {
+		if strings.HasPrefix(p, f.procRoot) {
 			t.Errorf("a poll with nothing changed read %s", p)
 		}
 	}
-	if v := ix.Snapshot().Version; v != version {
+	if v := f.sc.ix.Snapshot().Version; v != version {
 		t.Errorf("version moved from %d to %d", version, v)
 	}
 }
@@ -248,18 +258,18 @@ func TestPollWithNothingChangedReadsNoProcess(t *testing.T) {
 // next full scan: a shell that execs the real program shows with the
 // program's name within a poll, not a full scan later.
 func TestPollSeesAYoungProcessExec(t *testing.T) {
-	ix, procRoot, containerDir := newPolledIndex(t)
-	writeProc(t, procRoot, 30, "sh", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n")
-	if err := os.WriteFile(filepath.Join(containerDir, "cgroup.procs"), []byte("10\n30\n"), 0o644); err != nil {
+	f := newPolledFixture(t)
+	writeProc(t, f.procRoot, procfixture.Process{PID: 30, Comm: "sh", Cgroup: inPod})
+	if err := os.WriteFile(filepath.Join(f.containerDir, "cgroup.procs"), []byte("10\n30\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ix.poll()
-	if p, ok := ix.Snapshot().Process(30); !ok || p.Command != "sh" {
+	f.sc.poll()
+	if p, ok := f.sc.ix.Snapshot().Process(30); !ok || p.Command != "sh" {
 		t.Fatalf("Process(30) = %+v, %v; want sh", p, ok)
 	}
-	writeProc(t, procRoot, 30, "java", "0::/kubepods/pod"+fixUID2+"/"+fixC3+"\n") // exec: same PID and start
-	ix.poll()
-	if p, _ := ix.Snapshot().Process(30); p.Command != "java" {
+	writeProc(t, f.procRoot, procfixture.Process{PID: 30, Comm: "java", Cgroup: inPod}) // exec: same PID and start
+	f.sc.poll()
+	if p, _ := f.sc.ix.Snapshot().Process(30); p.Command != "java" {
 		t.Errorf("after the exec, Process(30).Command = %q, want java", p.Command)
 	}
 }
@@ -267,30 +277,30 @@ func TestPollSeesAYoungProcessExec(t *testing.T) {
 // The index keeps the threads of watched PIDs outside pods current at each
 // poll, and forgets them when the PID is no longer watched.
 func TestPollKeepsWatchedHostThreads(t *testing.T) {
-	ix, procRoot, _ := newPolledIndex(t)
-	writeProc(t, procRoot, 50, "daemon", "0::/system.slice/daemon.service\n")
+	f := newPolledFixture(t)
+	writeProc(t, f.procRoot, procfixture.Process{PID: 50, Comm: "daemon", Cgroup: "/system.slice/daemon.service"})
 	addTask := func(tid int) {
-		if err := os.MkdirAll(filepath.Join(procRoot, "50", "task", fmt.Sprint(tid)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(f.procRoot, "50", "task", strconv.Itoa(tid)), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	addTask(51)
-	ix.WatchPIDs([]int{50})
-	ix.poll()
-	if got := ix.Snapshot().Threads(50); !slices.Equal(got, []int{50, 51}) {
+	f.sc.ix.WatchPIDs([]int{50})
+	f.sc.poll()
+	if got := f.sc.ix.Snapshot().Threads(50); !slices.Equal(got, []int{50, 51}) {
 		t.Fatalf("Threads(50) = %v, want [50 51]", got)
 	}
 	addTask(52)
-	ix.poll()
-	if got := ix.Snapshot().Threads(50); !slices.Equal(got, []int{50, 51, 52}) {
+	f.sc.poll()
+	if got := f.sc.ix.Snapshot().Threads(50); !slices.Equal(got, []int{50, 51, 52}) {
 		t.Errorf("after a new thread, Threads(50) = %v, want [50 51 52]", got)
 	}
-	ix.WatchPIDs(nil)
-	ix.poll()
-	if got := ix.Snapshot().Threads(50); got != nil {
+	f.sc.ix.WatchPIDs(nil)
+	f.sc.poll()
+	if got := f.sc.ix.Snapshot().Threads(50); got != nil {
 		t.Errorf("unwatched, Threads(50) = %v, want nil", got)
 	}
-	if got := ix.Snapshot().Threads(10); !slices.Equal(got, []int{10}) {
+	if got := f.sc.ix.Snapshot().Threads(10); !slices.Equal(got, []int{10}) {
 		t.Errorf("Threads of a pod process = %v, want [10]", got)
 	}
 }

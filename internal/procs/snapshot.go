@@ -2,7 +2,6 @@ package procs
 
 import (
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -42,6 +41,34 @@ type Pod struct {
 	Processes  []Process   // by PID, across containers
 }
 
+// Process returns the pod's process with the given PID.
+func (p *Pod) Process(pid int) (*Process, bool) {
+	i, ok := slices.BinarySearchFunc(p.Processes, pid, func(pr Process, pid int) int { return pr.PID - pid })
+	if !ok {
+		return nil, false
+	}
+	return &p.Processes[i], true
+}
+
+// Equal reports whether q shows what p shows: every field is compared.
+// A nil and an empty thread list are equal; both mean none is known.
+func (p Process) Equal(q Process) bool {
+	return p.Proc == q.Proc && p.ContainerID == q.ContainerID && slices.Equal(p.Threads, q.Threads)
+}
+
+// Equal reports whether d shows what c shows: every field is compared.
+func (c Container) Equal(d Container) bool {
+	return c.ID == d.ID && c.Runtime == d.Runtime && c.Sandbox == d.Sandbox && slices.Equal(c.PIDs, d.PIDs)
+}
+
+// Equal reports whether q shows what p shows: every field is compared,
+// containers and processes element by element.
+func (p *Pod) Equal(q *Pod) bool {
+	return p.UID == q.UID && p.QoS == q.QoS &&
+		slices.EqualFunc(p.Containers, q.Containers, Container.Equal) &&
+		slices.EqualFunc(p.Processes, q.Processes, Process.Equal)
+}
+
 // Snapshot is an immutable view of the node's processes. Readers must not
 // modify it or anything reachable from it.
 type Snapshot struct {
@@ -70,6 +97,21 @@ type ScanStats struct {
 	Duration         time.Duration
 }
 
+// PodIndex returns the position in Pods of the pod with the given
+// canonical UID. A view built pod for pod on the snapshot (as podview's
+// is) finds its own pods by it, without an index of its own.
+func (s *Snapshot) PodIndex(uid string) (int, bool) {
+	i, ok := s.podByUID[uid]
+	return i, ok
+}
+
+// PodIndexOfPID returns the position in Pods of the pod that the process
+// pid runs in.
+func (s *Snapshot) PodIndexOfPID(pid int) (int, bool) {
+	i, ok := s.podByPID[pid]
+	return i, ok
+}
+
 // Pod returns the pod with the given canonical UID.
 func (s *Snapshot) Pod(uid string) (*Pod, bool) {
 	i, ok := s.podByUID[uid]
@@ -91,11 +133,9 @@ func (s *Snapshot) PodOfPID(pid int) (*Pod, bool) {
 // Process returns any live process on the node by PID: pod processes are
 // current to the last poll, others to the last full scan.
 func (s *Snapshot) Process(pid int) (Proc, bool) {
-	if i, ok := s.podByPID[pid]; ok {
-		p := &s.Pods[i]
-		j, found := slices.BinarySearchFunc(p.Processes, pid, func(pr Process, pid int) int { return pr.PID - pid })
-		if found {
-			return p.Processes[j].Proc, true
+	if pod, ok := s.PodOfPID(pid); ok {
+		if pr, found := pod.Process(pid); found {
+			return pr.Proc, true
 		}
 	}
 	p, ok := s.host[pid]
@@ -106,10 +146,9 @@ func (s *Snapshot) Process(pid int) (Proc, bool) {
 // process, or of a process outside pods that the index watches (see
 // Index.WatchPIDs); nil for any other.
 func (s *Snapshot) Threads(pid int) []int {
-	if i, ok := s.podByPID[pid]; ok {
-		p := &s.Pods[i]
-		if j, found := slices.BinarySearchFunc(p.Processes, pid, func(pr Process, pid int) int { return pr.PID - pid }); found {
-			return p.Processes[j].Threads
+	if pod, ok := s.PodOfPID(pid); ok {
+		if pr, found := pod.Process(pid); found {
+			return pr.Threads
 		}
 	}
 	return s.hostThreads[pid]
@@ -120,75 +159,6 @@ func (s *Snapshot) Stats() ScanStats { return s.stats }
 
 // NumProcesses returns how many processes are in pods.
 func (s *Snapshot) NumProcesses() int { return len(s.podByPID) }
-
-// tracked is the index's private record of a pod process.
-type tracked struct {
-	ref     CgroupRef
-	dir     string // filesystem directory of its exact cgroup; "" if unknown
-	stat    procStat
-	threads []int
-	// young: first seen since the previous full scan, so its command may
-	// still change (a shell that execs the real program) before the
-	// next one; polls re-read it.
-	young  bool
-	polled uint64 // the last poll whose read of dir listed it
-}
-
-// buildPods groups tracked processes into sorted pods.
-func buildPods(procs map[int]*tracked) []Pod {
-	byUID := map[string]*Pod{}
-	containers := map[string]map[string]*Container{}
-	for pid, t := range procs {
-		p := byUID[t.ref.PodUID]
-		if p == nil {
-			p = &Pod{UID: t.ref.PodUID, QoS: t.ref.QoS}
-			byUID[t.ref.PodUID] = p
-			containers[t.ref.PodUID] = map[string]*Container{}
-		}
-		p.Processes = append(p.Processes, Process{
-			Proc:        Proc{PID: pid, PPID: t.stat.PPID, Command: t.stat.Comm, StartTime: t.stat.StartTime},
-			ContainerID: t.ref.ContainerID,
-			Threads:     t.threads,
-		})
-		if t.ref.ContainerID == "" {
-			continue
-		}
-		c := containers[t.ref.PodUID][t.ref.ContainerID]
-		if c == nil {
-			c = &Container{ID: t.ref.ContainerID, Runtime: t.ref.Runtime}
-			containers[t.ref.PodUID][t.ref.ContainerID] = c
-		}
-		c.PIDs = append(c.PIDs, pid)
-	}
-	pods := make([]Pod, 0, len(byUID))
-	for uid, p := range byUID {
-		slices.SortFunc(p.Processes, func(a, b Process) int { return a.PID - b.PID })
-		for _, c := range containers[uid] {
-			slices.Sort(c.PIDs)
-			c.Sandbox = looksLikeSandbox(p.Processes, c.ID)
-			p.Containers = append(p.Containers, *c)
-		}
-		slices.SortFunc(p.Containers, func(a, b Container) int { return strings.Compare(a.ID, b.ID) })
-		pods = append(pods, *p)
-	}
-	slices.SortFunc(pods, func(a, b Pod) int { return strings.Compare(a.UID, b.UID) })
-	return pods
-}
-
-// looksLikeSandbox reports whether every process of container id is "pause".
-func looksLikeSandbox(procs []Process, id string) bool {
-	n := 0
-	for _, p := range procs {
-		if p.ContainerID != id {
-			continue
-		}
-		if p.Command != "pause" {
-			return false
-		}
-		n++
-	}
-	return n > 0
-}
 
 // NewSnapshot builds a snapshot from pods (sorted by UID, processes by PID)
 // and the processes outside pods (ContainerID empty; Threads where known).

@@ -30,8 +30,8 @@ func Write(dir string, s Spec) (int, error) {
 		uid := fmt.Sprintf("%08x-0000-4000-8000-%012x", p, p)
 		slice := fmt.Sprintf("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice",
 			filepathSafe(uid))
-		sandbox, app := containerID(p, 0), containerID(p, 1)
-		if err := proc(dir, next(), "pause", slice+"/cri-containerd-"+sandbox+".scope", 0); err != nil {
+		sandboxID, appID := containerID(p, 0), containerID(p, 1)
+		if err := WriteProcess(dir, Process{PID: next(), Comm: "pause", Cgroup: slice + "/cri-containerd-" + sandboxID + ".scope"}); err != nil {
 			return 0, err
 		}
 		inPods++
@@ -40,14 +40,15 @@ func Write(dir string, s Spec) (int, error) {
 			perPod = (s.PodProcesses - s.Pods) / s.Pods
 		}
 		for i := 0; i < max(perPod, 1); i++ {
-			if err := proc(dir, next(), fmt.Sprintf("app-%d", i), slice+"/cri-containerd-"+app+".scope", s.Threads); err != nil {
+			app := Process{PID: next(), Comm: fmt.Sprintf("app-%d", i), Cgroup: slice + "/cri-containerd-" + appID + ".scope", Threads: s.Threads}
+			if err := WriteProcess(dir, app); err != nil {
 				return 0, err
 			}
 			inPods++
 		}
 	}
 	for pid-100 < s.Processes {
-		if err := proc(dir, next(), "worker", "/system.slice/worker.service", 0); err != nil {
+		if err := WriteProcess(dir, Process{PID: next(), Comm: "worker", Cgroup: "/system.slice/worker.service"}); err != nil {
 			return 0, err
 		}
 	}
@@ -68,22 +69,36 @@ func containerID(pod, n int) string {
 	return fmt.Sprintf("%056x%08x", pod+1, n)
 }
 
-func proc(root string, pid int, comm, cgroup string, threads int) error {
-	dir := filepath.Join(root, strconv.Itoa(pid))
-	if err := os.MkdirAll(filepath.Join(dir, "task", strconv.Itoa(pid)), 0o755); err != nil {
+// Process is one /proc/<pid> entry.
+type Process struct {
+	PID  int
+	Comm string
+	// Cgroup is the process's cgroup v2 path, e.g. /system.slice/x.service.
+	Cgroup string
+	// Threads is how many threads it has besides the main one; their TIDs
+	// are PID*100+1, PID*100+2, ….
+	Threads int
+}
+
+// WriteProcess writes p's /proc entry below root (which must exist): stat,
+// comm, cgroup and task/. Its parent is PID 1 and its start time 1000+PID,
+// so rewriting an entry with another Comm looks like an exec.
+func WriteProcess(root string, p Process) error {
+	dir := filepath.Join(root, strconv.Itoa(p.PID))
+	if err := os.MkdirAll(filepath.Join(dir, "task", strconv.Itoa(p.PID)), 0o755); err != nil {
 		return err
 	}
-	for t := 1; t <= threads; t++ {
-		if err := os.MkdirAll(filepath.Join(dir, "task", strconv.Itoa(pid*100+t)), 0o755); err != nil {
+	for t := 1; t <= p.Threads; t++ {
+		if err := os.MkdirAll(filepath.Join(dir, "task", strconv.Itoa(p.PID*100+t)), 0o755); err != nil {
 			return err
 		}
 	}
 	stat := fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 %d 0 %d 1000000 100\n",
-		pid, comm, pid, pid, threads+1, 1000+pid)
+		p.PID, p.Comm, p.PID, p.PID, p.Threads+1, 1000+p.PID)
 	files := map[string]string{
-		"cgroup": "0::" + cgroup + "\n",
+		"cgroup": "0::" + p.Cgroup + "\n",
 		"stat":   stat,
-		"comm":   comm + "\n",
+		"comm":   p.Comm + "\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {

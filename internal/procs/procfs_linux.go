@@ -18,6 +18,10 @@ type procStat struct {
 	StartTime uint64 // clock ticks after boot; with the PID it identifies a process
 }
 
+func (st procStat) proc(pid int) Proc {
+	return Proc{PID: pid, PPID: st.PPID, Command: st.Comm, StartTime: st.StartTime}
+}
+
 // parseStat reads /proc/<pid>/stat. The command sits in parentheses and may
 // itself contain spaces and ')', so fields are counted from the last ')'.
 func parseStat(b []byte) (procStat, bool) {
