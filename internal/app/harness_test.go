@@ -89,16 +89,35 @@ func (b *lineBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitFor polls cond every 50ms until it holds or the bound passes.
-func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+// poll calls probe every 20ms until it reports done, and returns what it
+// saw then. Past bound it fails the test with what it saw last.
+func poll[T any](t *testing.T, bound time.Duration, what string, probe func() (got T, done bool)) T {
 	t.Helper()
 	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", bound, what)
+	for {
+		got, done := probe()
+		if done {
+			return got
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last seen:\n%+v", bound, what, got)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitFor polls cond until it holds or the bound passes.
+func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	poll(t, bound, what, func() (struct{}, bool) { return struct{}{}, cond() })
+}
+
+// logLag reports how long after a change the server published it, by the
+// server's own clock. It is a report, not an assertion: the wait that
+// found the change is the test; speed is measured by benchmarks.
+func logLag(t *testing.T, what string, published, happened time.Time) {
+	t.Helper()
+	t.Logf("%s: published %s after it happened", what, published.Sub(happened).Round(time.Millisecond))
 }
 
 func postJSON(t *testing.T, url, body string) (int, string) {

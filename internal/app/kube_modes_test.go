@@ -26,7 +26,7 @@ func TestKubernetesOutage(t *testing.T) {
 	p := f.pod(ns, "upf-0", f.node, map[string]string{"nf": "upf"}, "upf", "")
 	srv := startServer(t, nil, "--kube-mode=kubeconfig", "--kubeconfig="+f.cp.Kubeconfig,
 		"--node-name="+f.node, "--cgroup-root="+f.tree.H.CgroupRoot)
-	want := wantKube(p, "map[nf:upf]")
+	want := wantKube(p, map[string]string{"nf": "upf"})
 	waitKube(t, srv, p.uid, want, 30*time.Second)
 
 	f.cp.StopAPIServer()
@@ -34,8 +34,8 @@ func TestKubernetesOutage(t *testing.T) {
 		return strings.HasPrefix(healthOf(t, srv, "kubernetes"), "degraded:")
 	})
 	t.Logf("while down: %s", healthOf(t, srv, "kubernetes"))
-	if got := describeKube(getKubePods(t, srv, ""), p.uid); got != want {
-		t.Errorf("during the outage the pod is %s, want the last known %s", got, want)
+	if got, _ := kubeState(getKubePods(t, srv, ""), p.uid); !got.equal(want) {
+		t.Errorf("during the outage the pod is %+v, want the last known %+v", got, want)
 	}
 	if res := srv.API.Get(t, "/readyz"); res.StatusCode != http.StatusOK {
 		t.Errorf("/readyz = %d during an API server outage; the node's data is still served", res.StatusCode)
@@ -53,7 +53,7 @@ func TestKubernetesOutage(t *testing.T) {
 	if _, err := f.client.CoreV1().Pods(ns).Patch(context.Background(), p.name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitKube(t, srv, p.uid, wantKube(p, "map[nf:upf2]"), 30*time.Second)
+	waitKube(t, srv, p.uid, wantKube(p, map[string]string{"nf": "upf2"}), 30*time.Second)
 }
 
 // TestKubernetesModes checks mock, off and the failure modes of a
