@@ -136,10 +136,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			{Name: "store", Critical: true, Probe: st.Health},
 			{Name: "processes", Critical: true, Probe: func(ctx context.Context) health.Report {
-				if view.View() == nil {
-					return health.Report{State: health.Down, Detail: "first process scan not finished"}
+				if r := index.Health(ctx); r.State != health.OK || view.View() != nil {
+					return r
 				}
-				return index.Health(ctx)
+				return health.Report{State: health.Down, Detail: "processes scanned; the pod view is being built"}
 			}},
 			{Name: "kubernetes", Probe: meta.Health},
 		},
