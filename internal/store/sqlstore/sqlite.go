@@ -120,16 +120,14 @@ func (d *sqliteDialect) newScanner(layout []metrics.Field) *recordScanner {
 func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error {
 	// A commit is never interrupted: its requests were accepted. A
 	// cancellable context would also cost the driver a watcher goroutine
-	// per statement; without one, throughput under the load command rose
-	// from 0.51 to 0.54 of the memory store (mean of 4 interleaved runs).
+	// per statement (docs/performance.md has what that cost).
 	ctx = context.WithoutCancel(ctx)
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	// A commit costs about 1.3 ms with 32 requests in it, most of it the
-	// fsync that synchronous=FULL makes; that fsync is what makes a 200
-	// durable.
+	// Most of a commit's time is the fsync that synchronous=FULL makes;
+	// that fsync is what makes a 200 durable.
 	stmt := tx.StmtContext(ctx, d.insert)
 	for i := range recs {
 		rec := &recs[i]
