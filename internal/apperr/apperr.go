@@ -6,6 +6,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error by its cause, independent of transport.
@@ -13,12 +14,16 @@ type Code string
 
 // Error codes. Internal is the zero-value fallback for unclassified errors.
 const (
-	Invalid     Code = "invalid"     // the caller sent something that breaks a rule
-	NotFound    Code = "not_found"   // the named thing does not exist
-	TooLarge    Code = "too_large"   // the request body is over the limit
-	Unsupported Code = "unsupported" // the media type is not accepted
-	Unavailable Code = "unavailable" // a dependency is down; retry later
-	Internal    Code = "internal"    // a bug or an unexpected failure
+	Invalid  Code = "invalid"   // the caller sent something that breaks a rule
+	NotFound Code = "not_found" // the named thing does not exist
+	TooLarge Code = "too_large" // the request body is over the limit
+	// Unauthenticated: no credential, or one that does not check out.
+	Unauthenticated Code = "unauthenticated"
+	Forbidden       Code = "forbidden"   // a known caller without the permission
+	TooMany         Code = "too_many"    // a rate limit was reached; retry later
+	Unsupported     Code = "unsupported" // the media type is not accepted
+	Unavailable     Code = "unavailable" // a dependency is down; retry later
+	Internal        Code = "internal"    // a bug or an unexpected failure
 )
 
 // Error is an error with a Code and a message safe to show to clients.
@@ -26,6 +31,9 @@ type Error struct {
 	Code    Code
 	Message string
 	Err     error // optional cause, never shown to clients
+	// RetryAfter, when set, is how long the client should wait before it
+	// tries again (TooMany, Unavailable).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -62,4 +70,12 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return "internal server error"
+}
+
+// RetryAfterOf returns the RetryAfter of the first *Error in err's chain.
+func RetryAfterOf(err error) time.Duration {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.RetryAfter
+	}
+	return 0
 }

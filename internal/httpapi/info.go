@@ -42,26 +42,38 @@ type healthResponse struct {
 	Status     string                   `json:"status"`
 	Timestamp  string                   `json:"timestamp"`
 	Service    string                   `json:"service"`
-	Version    string                   `json:"version"`
-	Components map[string]health.Report `json:"components"`
+	Version    string                   `json:"version,omitempty"`
+	Components map[string]health.Report `json:"components,omitempty"`
+}
+
+// detailFunc reports whether the caller of r may see health details
+// (component states, their messages, the version): they name files,
+// hosts and errors, so only callers who may read health details see them.
+type detailFunc func(r *http.Request) bool
+
+// withoutDetail keeps each component's state and drops its message.
+func withoutDetail(cs map[string]health.Report) map[string]health.Report {
+	out := make(map[string]health.Report, len(cs))
+	for name, c := range cs {
+		out[name] = health.Report{State: c.State}
+	}
+	return out
 }
 
 // getHealth answers in the seed's format: "healthy" while no component
 // is down, else "unhealthy" with 503.
-func getHealth(gate *health.Gate, checks []health.Check, version string, now func() time.Time, rs responder) http.Handler {
+func getHealth(gate *health.Gate, checks []health.Check, version string, detail detailFunc, now func() time.Time, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res := health.Evaluate(r.Context(), gate, checks)
 		status, code := "healthy", http.StatusOK
 		if !res.Healthy {
 			status, code = "unhealthy", http.StatusServiceUnavailable
 		}
-		rs.json(w, r, code, healthResponse{
-			Status:     status,
-			Timestamp:  now().UTC().Format(time.RFC3339),
-			Service:    ServiceName,
-			Version:    version,
-			Components: res.Components,
-		})
+		body := healthResponse{Status: status, Timestamp: now().UTC().Format(time.RFC3339), Service: ServiceName}
+		if detail(r) {
+			body.Version, body.Components = version, res.Components
+		}
+		rs.json(w, r, code, body)
 	})
 }
 
@@ -79,17 +91,21 @@ func getLiveness(now func() time.Time, rs responder) http.Handler {
 	})
 }
 
-func getReadiness(gate *health.Gate, checks []health.Check, now func() time.Time, rs responder) http.Handler {
+func getReadiness(gate *health.Gate, checks []health.Check, detail detailFunc, now func() time.Time, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res := health.Evaluate(r.Context(), gate, checks)
 		status, code := "ready", http.StatusOK
 		if !res.Ready {
 			status, code = "not ready", http.StatusServiceUnavailable
 		}
+		components := res.Components
+		if !detail(r) {
+			components = withoutDetail(components)
+		}
 		rs.json(w, r, code, probeResponse{
 			Status:     status,
 			Timestamp:  now().UTC().Format(time.RFC3339),
-			Components: res.Components,
+			Components: components,
 		})
 	})
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/bss-api/bss-api/internal/apperr"
@@ -35,6 +37,12 @@ func statusOf(code apperr.Code) int {
 		return http.StatusBadRequest
 	case apperr.NotFound:
 		return http.StatusNotFound
+	case apperr.Unauthenticated:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.TooMany:
+		return http.StatusTooManyRequests
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case apperr.Unsupported:
@@ -79,6 +87,13 @@ func (rs responder) error(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		rs.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	h := w.Header()
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="bss-api"`)
+	}
+	if d := apperr.RetryAfterOf(err); d > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	}
 	body, _ := json.Marshal(envelope{Success: false, Error: apperr.MessageOf(err)})
 	writeJSONBytes(w, status, body)

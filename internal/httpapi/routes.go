@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bss-api/bss-api/internal/auth"
 )
 
 // route is one entry of the API surface. New wraps every handler in the
@@ -13,6 +15,7 @@ import (
 type route struct {
 	pattern     string // net/http method pattern
 	description string
+	rule        auth.Rule // who may call it; every route states one
 	handler     http.Handler
 }
 
@@ -21,26 +24,31 @@ type route struct {
 // three cannot drift apart; New fills index from it.
 func routeTable(cfg Config, rs responder, tags etags, index *endpointList) []route {
 	now, limit, node := cfg.Now, cfg.MaxBodyBytes, cfg.Node
+	detail := func(r *http.Request) bool {
+		id, _ := auth.IdentityFrom(r.Context())
+		return cfg.Guard.Permits(r.Context(), id, auth.ReadHealthDetail)
+	}
+	public, need := auth.Public(), auth.Require
 	return []route{
-		{"GET /{$}", "Describe the service and list every endpoint", getInfo(cfg.Version, node, index, now, rs)},
-		{"GET /health", "Health of the service and its components (seed format)", getHealth(cfg.Gate, cfg.Checks, cfg.Version, now, rs)},
-		{"GET /healthz", "Liveness probe", getLiveness(now, rs)},
-		{"GET /readyz", "Readiness probe; 503 while starting, stopping or a critical component is down", getReadiness(cfg.Gate, cfg.Checks, now, rs)},
-		{"GET /metrics", "Prometheus metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})},
-		{"GET /api/v1/openapi.yaml", "OpenAPI 3 description of this API", getOpenAPI(openapiYAML)},
+		{"GET /{$}", "Describe the service and list every endpoint", public, getInfo(cfg.Version, node, index, now, rs)},
+		{"GET /health", "Health of the service and its components (seed format)", public, getHealth(cfg.Gate, cfg.Checks, cfg.Version, detail, now, rs)},
+		{"GET /healthz", "Liveness probe", public, getLiveness(now, rs)},
+		{"GET /readyz", "Readiness probe; 503 while starting, stopping or a critical component is down", public, getReadiness(cfg.Gate, cfg.Checks, detail, now, rs)},
+		{"GET /metrics", "Prometheus metrics", need(auth.ReadPrometheus), promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})},
+		{"GET /api/v1/openapi.yaml", "OpenAPI 3 description of this API", need(auth.ReadOpenAPI), getOpenAPI(openapiYAML)},
 
-		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", postMetrics(cfg.Metrics, limit, now, rs)},
-		{"GET /api/v1/metrics", "Latest metrics sample", getLatestMetrics(cfg.Metrics, node, now, rs)},
-		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", getMetricsHistory(cfg.Metrics, node, now, rs)},
-		{"GET /api/v1/scheduling/strategies", "Resolved strategies for the scheduler: one entry per PID, sorted (?verbose=true adds why)", getResolved(cfg.Resolution, tags, now, rs)},
-		{"POST /api/v1/scheduling/strategies", "Replace every strategy, atomically", postStrategies(cfg.Strategies, limit, now, rs)},
-		{"GET /api/v1/scheduling/strategies/definitions", "The stored strategies as written, with their names", getDefinitions(cfg.Strategies, now, rs)},
-		{"PUT /api/v1/scheduling/strategies/definitions/{name}", "Create or replace one strategy", putDefinition(cfg.Strategies, limit, now, rs)},
-		{"DELETE /api/v1/scheduling/strategies/definitions/{name}", "Delete one strategy", deleteDefinition(cfg.Strategies, now, rs)},
-		{"POST /api/v1/scheduling/strategies/preview", "Resolve strategies without saving them, with match counts", postPreview(cfg.Strategies, limit, now, rs)},
-		{"GET /api/v1/scheduling/strategies/explain", "For each resolved PID, every strategy that matched and the winner", getExplain(cfg.Strategies, now, rs)},
-		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", getPodPIDs(cfg.Pods, node, tags, now, rs)},
-		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", getMetricsSummary(cfg.Metrics, cfg.MaxHistoryWindow, node, now, rs)},
+		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", need(auth.PostMetrics), postMetrics(cfg.Metrics, limit, now, rs)},
+		{"GET /api/v1/metrics", "Latest metrics sample", need(auth.ReadLatestMetrics), getLatestMetrics(cfg.Metrics, node, now, rs)},
+		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", need(auth.ReadHistory), getMetricsHistory(cfg.Metrics, node, now, rs)},
+		{"GET /api/v1/scheduling/strategies", "Resolved strategies for the scheduler: one entry per PID, sorted (?verbose=true adds why)", need(auth.ReadResolved), getResolved(cfg.Resolution, tags, now, rs)},
+		{"POST /api/v1/scheduling/strategies", "Replace every strategy, atomically", need(auth.WriteStrategies), postStrategies(cfg.Strategies, limit, now, rs)},
+		{"GET /api/v1/scheduling/strategies/definitions", "The stored strategies as written, with their names", need(auth.ReadDefinitions), getDefinitions(cfg.Strategies, now, rs)},
+		{"PUT /api/v1/scheduling/strategies/definitions/{name}", "Create or replace one strategy", need(auth.WriteStrategies), putDefinition(cfg.Strategies, limit, now, rs)},
+		{"DELETE /api/v1/scheduling/strategies/definitions/{name}", "Delete one strategy", need(auth.DeleteStrategies), deleteDefinition(cfg.Strategies, now, rs)},
+		{"POST /api/v1/scheduling/strategies/preview", "Resolve strategies without saving them, with match counts", need(auth.PreviewStrategies), postPreview(cfg.Strategies, limit, now, rs)},
+		{"GET /api/v1/scheduling/strategies/explain", "For each resolved PID, every strategy that matched and the winner", need(auth.ExplainStrategies), getExplain(cfg.Strategies, now, rs)},
+		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", need(auth.ReadProcesses), getPodPIDs(cfg.Pods, node, tags, now, rs)},
+		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", need(auth.ReadHistory), getMetricsSummary(cfg.Metrics, cfg.MaxHistoryWindow, node, now, rs)},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 
+	"github.com/bss-api/bss-api/internal/auth"
 	"github.com/bss-api/bss-api/internal/health"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	Strategies StrategyService
 	Gate       *health.Gate
 	Checks     []health.Check // optional
+	// Guard authenticates callers and applies each route's rule
+	// (optional: without one every caller is the anonymous operator).
+	Guard *auth.Guard
 
 	Version string
 	Node    string
@@ -46,6 +50,9 @@ type Config struct {
 
 // New returns the server's root handler with all middleware applied once.
 func New(cfg Config) http.Handler {
+	if cfg.Guard == nil {
+		cfg.Guard = auth.NewGuard(auth.GuardOptions{})
+	}
 	rs := responder{log: cfg.Logger}
 	obs := observer{rs: rs, metrics: newHTTPMetrics(cfg.Registry)}
 	index := &endpointList{}
@@ -53,7 +60,7 @@ func New(cfg Config) http.Handler {
 	for _, rt := range routeTable(cfg, rs, newETags(), index) {
 		ep := rt.endpoint()
 		index.all = append(index.all, ep)
-		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, rt.handler))
+		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, rt.handler)))
 	}
 	fallback := obs.wrap("unmatched", unmatched(mux, rs))
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -121,4 +128,19 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 	c.WriteHeader(http.StatusOK)
 	c.body = append(c.body, b...)
 	return len(b), nil
+}
+
+// guarded applies rule to every request before next sees it: the caller
+// is authenticated and authorized by g, and its identity rides in the
+// request's context. A refused request reaches no handler, so it changes
+// nothing.
+func guarded(g *auth.Guard, rule auth.Rule, rs responder, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := g.Check(r, rule)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+	})
 }
