@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -18,8 +17,12 @@ import (
 
 // Config is the complete, validated configuration of one server process.
 type Config struct {
-	Listen   string // HOST:PORT to listen on
-	NodeName string // this node's name; empty means "ask the OS for the hostname"
+	// Listen holds the HOST:PORT addresses to listen on. Unless --listen
+	// or a full --port sets them, they are :8080 when a credential method
+	// is configured, else loopback only (ListenDefaulted is then true).
+	Listen          []string
+	ListenDefaulted bool
+	NodeName        string // this node's name; empty means "ask the OS for the hostname"
 
 	LogLevel  string // debug, info, warn or error
 	LogFormat string // text or json
@@ -57,16 +60,16 @@ type Config struct {
 	Store   string // memory, sqlite, sqlite:PATH or a postgres:// URL
 	DataDir string // where the default SQLite file lives
 
+	Security
+
 	ShowVersion bool
 }
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:            ":8080",
 		LogLevel:          "info",
 		LogFormat:         "text",
-		CORSOrigins:       []string{"*"},
 		MaxBodyBytes:      1 << 20,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -89,6 +92,7 @@ func Default() Config {
 		MaxStrategies:     1000,
 		Store:             "sqlite",
 		DataDir:           "data",
+		Security:          defaultSecurity(),
 	}
 }
 
@@ -114,16 +118,16 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 
 	var port string
 	var parsingArgs, listenInArgs bool
-	fs.Func("listen", "`HOST:PORT` to listen on (default :8080)", func(s string) error {
-		cfg.Listen = s
+	fs.Func("listen", "comma-separated `HOST:PORT` addresses to listen on (default :8080 with a credential method, else 127.0.0.1:8080 and [::1]:8080)", func(s string) error {
+		cfg.Listen = splitList(s)
 		listenInArgs = parsingArgs
 		return nil
 	})
-	fs.StringVar(&port, "port", "", "alias of --listen: `PORT`, :PORT or HOST:PORT")
+	fs.StringVar(&port, "port", "", "the original server's flag: `PORT` (on the default addresses), :PORT or HOST:PORT")
 	fs.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "this node's name (default: $NODE_NAME, else the hostname)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
-	fs.Func("cors-origins", "comma-separated allowed CORS `origins`; * allows any (default *)", func(s string) error {
+	fs.Func("cors-origins", "comma-separated allowed CORS `origins`; * allows any (default: none)", func(s string) error {
 		cfg.CORSOrigins = splitList(s)
 		return nil
 	})
@@ -160,6 +164,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.IntVar(&cfg.MaxStrategies, "max-strategies", cfg.MaxStrategies, "strategies stored at most")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "where strategies and metric history live: sqlite (in --data-dir), sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (shared by nodes), or memory (lost on exit)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the default SQLite store")
+	cfg.flags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -195,15 +200,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q (flags look like --name=value)", fs.Arg(0))
 	}
-	if port != "" {
-		listen, err := portToListen(port)
-		if err != nil {
-			return Config{}, fmt.Errorf("invalid --port %q: %w", port, err)
-		}
-		if listenInArgs && listen != cfg.Listen {
-			return Config{}, fmt.Errorf("--port %q and --listen %q disagree; give one of them", port, cfg.Listen)
-		}
-		cfg.Listen = listen
+	if err := cfg.resolveListen(port, listenInArgs); err != nil {
+		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -213,8 +211,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 
 // Validate checks every field and returns the first problem found.
 func (c Config) Validate() error {
-	if err := validateListen(c.Listen); err != nil {
-		return fmt.Errorf("invalid --listen %q: %w", c.Listen, err)
+	if err := c.validateListen(); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -225,9 +223,6 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("invalid --log-format %q: must be text or json", c.LogFormat)
-	}
-	if len(c.CORSOrigins) == 0 {
-		return errors.New("invalid --cors-origins: give at least one origin, or * for any")
 	}
 	positive := []struct {
 		name string
@@ -282,7 +277,7 @@ func (c Config) Validate() error {
 	if c.HistoryMaxSamples < 1 {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)
 	}
-	return nil
+	return c.validate(c.KubeMode)
 }
 
 // StoreKind returns the store backend ("memory", "sqlite" or "postgres")
@@ -311,27 +306,6 @@ func redactURL(s string) string {
 		return s
 	}
 	return u.Redacted()
-}
-
-// portToListen accepts the forms the original server's --port took:
-// "8080", ":8080" and "127.0.0.1:8080".
-func portToListen(s string) (string, error) {
-	if _, err := strconv.Atoi(s); err == nil {
-		s = ":" + s
-	}
-	return s, validateListen(s)
-}
-
-func validateListen(s string) error {
-	_, p, err := net.SplitHostPort(s)
-	if err != nil {
-		return errors.New("must be HOST:PORT, :PORT or PORT")
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port %q must be a number from 0 to 65535", p)
-	}
-	return nil
 }
 
 func splitList(s string) []string {

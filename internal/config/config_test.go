@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,43 +21,58 @@ func TestParse(t *testing.T) {
 		check func(t *testing.T, c Config)
 	}{
 		{"defaults", nil, nil, func(t *testing.T, c Config) {
-			if c.Listen != ":8080" || c.MaxBodyBytes != 1<<20 || c.MetricsStaleness != time.Minute ||
-				len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" || c.LogLevel != "info" {
+			if !slices.Equal(c.Listen, []string{"127.0.0.1:8080", "[::1]:8080"}) || !c.ListenDefaulted || c.MaxBodyBytes != 1<<20 ||
+				c.MetricsStaleness != time.Minute || len(c.CORSOrigins) != 0 || c.LogLevel != "info" || c.HasCredentials() {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
+		{"with a credential method the default is every interface", []string{"--token-auth-file=/dev/null"}, nil, func(t *testing.T, c Config) {
+			if !slices.Equal(c.Listen, []string{":8080"}) || !c.ListenDefaulted {
+				t.Errorf("Listen = %q", c.Listen)
+			}
+		}},
 		{"listen flag", []string{"--listen=127.0.0.1:9000"}, nil, func(t *testing.T, c Config) {
-			if c.Listen != "127.0.0.1:9000" {
+			if !slices.Equal(c.Listen, []string{"127.0.0.1:9000"}) || c.ListenDefaulted {
 				t.Errorf("Listen = %q", c.Listen)
 			}
 		}},
-		{"port as number", []string{"--port", "9090"}, nil, func(t *testing.T, c Config) {
-			if c.Listen != ":9090" {
+		{"listen list", []string{"--listen=127.0.0.1:9000, [::1]:9000"}, nil, func(t *testing.T, c Config) {
+			if !slices.Equal(c.Listen, []string{"127.0.0.1:9000", "[::1]:9000"}) {
 				t.Errorf("Listen = %q", c.Listen)
 			}
 		}},
-		{"port with colon", []string{"--port=:9091"}, nil, func(t *testing.T, c Config) {
-			if c.Listen != ":9091" {
+		{"port as number keeps the default hosts", []string{"--port", "9090"}, nil, func(t *testing.T, c Config) {
+			if !slices.Equal(c.Listen, []string{"127.0.0.1:9090", "[::1]:9090"}) {
+				t.Errorf("Listen = %q", c.Listen)
+			}
+		}},
+		{"port with colon", []string{"--port=:9091", "--insecure-listen-unauthenticated"}, nil, func(t *testing.T, c Config) {
+			if !slices.Equal(c.Listen, []string{":9091"}) {
 				t.Errorf("Listen = %q", c.Listen)
 			}
 		}},
 		{"port with host", []string{"-port=127.0.0.1:9092"}, nil, func(t *testing.T, c Config) {
-			if c.Listen != "127.0.0.1:9092" {
+			if !slices.Equal(c.Listen, []string{"127.0.0.1:9092"}) {
 				t.Errorf("Listen = %q", c.Listen)
 			}
 		}},
 		{"env sets listen", nil, map[string]string{"BSS_LISTEN": "127.0.0.1:7000"}, func(t *testing.T, c Config) {
-			if c.Listen != "127.0.0.1:7000" {
+			if !slices.Equal(c.Listen, []string{"127.0.0.1:7000"}) {
 				t.Errorf("Listen = %q", c.Listen)
 			}
 		}},
-		{"flag beats env", []string{"--listen=:7001"}, map[string]string{"BSS_LISTEN": ":7000"}, func(t *testing.T, c Config) {
-			if c.Listen != ":7001" {
+		{"flag beats env", []string{"--listen=localhost:7001"}, map[string]string{"BSS_LISTEN": "127.0.0.1:7000"}, func(t *testing.T, c Config) {
+			if !slices.Equal(c.Listen, []string{"localhost:7001"}) {
 				t.Errorf("Listen = %q", c.Listen)
 			}
 		}},
-		{"port flag beats listen env", []string{"--port=7002"}, map[string]string{"BSS_LISTEN": ":7000"}, func(t *testing.T, c Config) {
-			if c.Listen != ":7002" {
+		{"port flag beats listen env", []string{"--port=127.0.0.1:7002"}, map[string]string{"BSS_LISTEN": "127.0.0.1:7000"}, func(t *testing.T, c Config) {
+			if !slices.Equal(c.Listen, []string{"127.0.0.1:7002"}) {
+				t.Errorf("Listen = %q", c.Listen)
+			}
+		}},
+		{"non-loopback with a credential method", []string{"--listen=:8443", "--token-auth-file=/dev/null"}, nil, func(t *testing.T, c Config) {
+			if !slices.Equal(c.Listen, []string{":8443"}) {
 				t.Errorf("Listen = %q", c.Listen)
 			}
 		}},
@@ -118,7 +134,13 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"bad listen", []string{"--listen=nonsense"}, nil, "--listen"},
 		{"bad port", []string{"--port=99999"}, nil, "--port"},
-		{"port and listen disagree", []string{"--port=1", "--listen=:2"}, nil, "disagree"},
+		{"port and listen disagree", []string{"--port=1", "--listen=127.0.0.1:2"}, nil, "disagree"},
+		{"non-loopback without credentials", []string{"--listen=:8080"}, nil, "--insecure-listen-unauthenticated"},
+		{"every interface by --port without credentials", []string{"--port=0.0.0.0:8080"}, nil, "refusing to listen on 0.0.0.0:8080"},
+		{"TLS key without certificate", []string{"--tls-key-file=k.pem"}, nil, "--tls-cert-file"},
+		{"client CA without TLS", []string{"--tls-client-ca-file=ca.pem"}, nil, "needs TLS"},
+		{"kubernetes auth in mock mode", []string{"--auth-kubernetes", "--kube-mode=mock"}, nil, "--kube-mode=mock"},
+		{"short scheduler tokens", []string{"--scheduler-public-key-file=k.pem", "--scheduler-token-ttl=1h"}, nil, "--scheduler-token-ttl"},
 		{"bad env", nil, map[string]string{"BSS_READ_TIMEOUT": "soon"}, "BSS_READ_TIMEOUT"},
 		{"zero duration", []string{"--write-timeout=0s"}, nil, "--write-timeout"},
 		{"negative duration", []string{"--metrics-staleness=-1s"}, nil, "--metrics-staleness"},
@@ -126,7 +148,6 @@ func TestParseRejects(t *testing.T) {
 		{"tiny body limit", []string{"--max-body-bytes=10"}, nil, "--max-body-bytes"},
 		{"bad log level", []string{"--log-level=loud"}, nil, "--log-level"},
 		{"bad log format", []string{"--log-format=xml"}, nil, "--log-format"},
-		{"empty cors", []string{"--cors-origins=,"}, nil, "--cors-origins"},
 		{"unknown flag", []string{"--nope"}, nil, "nope"},
 		{"positional argument", []string{"serve"}, nil, "unexpected argument"},
 		{"zero history", []string{"--history-max-samples=0"}, nil, "--history-max-samples"},
