@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,9 +48,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return run(ctx, args, getenv, stdout, stderr, nil)
 }
 
-// run is Run, telling listening (when not nil) the address it listens on
-// before it starts serving, so tests can use port 0.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, listening func(net.Addr)) error {
+// run is Run, telling listening (when not nil) the addresses it listens
+// on before it starts serving, so tests can use port 0.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, listening func([]net.Addr)) error {
 	cfg, err := config.Parse(args, getenv, stdout)
 	if errors.Is(err, config.ErrHelp) {
 		return nil
@@ -74,6 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return usageError{err}
 	}
+	reg := prometheus.NewRegistry()
+	guard, authComponents, err := newGuard(cfg, reg, log)
+	if err != nil {
+		return usageError{err}
+	}
 	now := time.Now
 	st, err := openStore(ctx, cfg, now, log)
 	if err != nil {
@@ -85,7 +91,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -132,6 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Pods:       view,
 		Resolution: resolver,
 		Strategies: strategies,
+		Guard:      guard,
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			{Name: "store", Critical: true, Probe: st.Health},
@@ -165,23 +171,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	// Listen before starting anything, so a port clash fails at once.
-	ln, err := net.Listen("tcp", cfg.Listen)
+	lns, err := listen(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
+	addrs := make([]net.Addr, len(lns))
+	for i, ln := range lns {
+		addrs[i] = ln.Addr()
+		log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
+	}
+	if !cfg.HasCredentials() {
+		log.Warn("no credential method is configured: serving loopback only, and every caller there may change strategies",
+			"addrs", addrs)
+	}
 	if listening != nil {
-		listening(ln.Addr())
+		listening(addrs)
 	}
 
 	err = runStages(ctx, log, []stage{
 		// The store starts first and stops last: requests still in flight
 		// during shutdown must be able to commit.
 		{"storage", []component{{"store", st.Run}}},
-		{"sources", []component{
+		{"sources", append([]component{
 			{"process index", index.Run},
 			{"pod metadata (" + meta.Mode() + ")", meta.Run},
-		}},
+		}, authComponents...)},
 		{"resolution", []component{
 			{"pod view", view.Run},
 			{"strategy resolver", resolver.Run},
@@ -189,22 +203,55 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// Serving stops first: readiness turns 503, then in-flight
 		// requests finish while everything below still runs.
 		{"serving", []component{{"http server", func(ctx context.Context) error {
-			return serve(ctx, srv, ln, gate, cfg.ShutdownTimeout, log)
+			return serve(ctx, srv, lns, gate, cfg.ShutdownTimeout, log)
 		}}}},
 	})
 	log.Info("stopped")
 	return err
 }
 
-// serve serves ln until ctx is cancelled, then closes the readiness gate
-// and shuts srv down gracefully within timeout.
-func serve(ctx context.Context, srv *http.Server, ln net.Listener, gate *health.Gate, timeout time.Duration, log *slog.Logger) error {
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+// listen opens every configured address. A loopback address the system
+// does not have (::1 without IPv6) is skipped when it came from the
+// defaults, and only then.
+func listen(cfg config.Config, log *slog.Logger) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, addr := range cfg.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil && cfg.ListenDefaulted && len(cfg.Listen) > 1 && errors.Is(err, syscall.EADDRNOTAVAIL) {
+			log.Warn("not listening on a default address this system does not have", "addr", addr, "err", err)
+			continue
+		}
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return nil, fmt.Errorf("listen: none of %v could be opened", cfg.Listen)
+	}
+	return lns, nil
+}
+
+// serve serves every listener until ctx is cancelled, then closes the
+// readiness gate and shuts srv down gracefully within timeout.
+func serve(ctx context.Context, srv *http.Server, lns []net.Listener, gate *health.Gate, timeout time.Duration, log *slog.Logger) error {
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { served <- srv.Serve(ln) }()
+	}
 	gate.Set(true)
 	select {
 	case err := <-served: // Serve failed before any shutdown
 		gate.Set(false)
+		_ = srv.Close()
+		for range len(lns) - 1 { // each other Serve returns once srv is closed
+			if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+				log.Warn("listener stopped", "err", serr)
+			}
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -214,8 +261,10 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, gate *health.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
+	for range lns {
+		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -33,7 +33,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 	all := append([]string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node", "--data-dir=" + t.TempDir()}, args...)
 	addr := make(chan net.Addr, 1)
 	go func() {
-		srv.done <- run(ctx, all, func(k string) string { return env[k] }, io.Discard, logs, func(a net.Addr) { addr <- a })
+		srv.done <- run(ctx, all, func(k string) string { return env[k] }, io.Discard, logs, func(a []net.Addr) { addr <- a[0] })
 	}()
 	t.Cleanup(func() {
 		if t.Failed() {

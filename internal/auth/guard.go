@@ -51,11 +51,10 @@ type GuardOptions struct {
 // Guard authenticates requests and authorizes them against a route's
 // Rule. Safe for concurrent use.
 type Guard struct {
-	opts    GuardOptions
-	open    bool
-	authn   *prometheus.CounterVec
-	authz   *prometheus.CounterVec
-	methods []Method
+	opts  GuardOptions
+	open  bool
+	authn *prometheus.CounterVec
+	authz *prometheus.CounterVec
 }
 
 // NewGuard returns a Guard.
@@ -101,10 +100,7 @@ func (g *Guard) Check(r *http.Request, rule Rule) (Identity, error) {
 	}
 	id, err := g.authenticate(r)
 	if rule.IsPublic() {
-		if err != nil {
-			return Identity{Name: "anonymous", Method: MethodNone}, nil
-		}
-		return id, nil
+		return publicIdentity(id, err), nil
 	}
 	if err != nil {
 		return Identity{}, err
@@ -113,6 +109,15 @@ func (g *Guard) Check(r *http.Request, rule Rule) (Identity, error) {
 		return id, err
 	}
 	return id, nil
+}
+
+// publicIdentity is who the caller of a public route is: the identity its
+// credential proved, else nobody in particular (no role, no permissions).
+func publicIdentity(id Identity, authErr error) Identity {
+	if authErr != nil {
+		return Identity{Name: "anonymous", Method: MethodNone}
+	}
+	return id
 }
 
 // Permits reports whether id may have p, treating a failure to decide as

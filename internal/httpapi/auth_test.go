@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bss-api/bss-api/internal/auth"
+	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
 func TestEveryRouteStatesARule(t *testing.T) {
@@ -50,7 +51,7 @@ func guardedEnv(t *testing.T) *testEnv {
 
 func TestGuardedRoutes(t *testing.T) {
 	env := guardedEnv(t)
-	do := func(method, path, token, authz string, body string) *http.Response {
+	do := func(method, path, token, authz string, body string) *contract.Response {
 		t.Helper()
 		var b []byte
 		ct := ""
@@ -64,8 +65,7 @@ func TestGuardedRoutes(t *testing.T) {
 		if authz != "" {
 			req.Header.Set("Authorization", authz)
 		}
-		res := env.client.Do(t, req)
-		return &http.Response{StatusCode: res.StatusCode, Header: res.Header}
+		return env.client.Do(t, req)
 	}
 	const write = `{"strategies":[{"name":"a","execution_time":1000,"command_regex":"x"}]}`
 

@@ -42,7 +42,7 @@ type Config struct {
 	Node    string
 	Now     func() time.Time
 
-	CORSOrigins  []string
+	CORSOrigins  []string // allowed origins; none when empty
 	MaxBodyBytes int64
 	// MaxHistoryWindow bounds the summary's window (optional; 0: no bound).
 	MaxHistoryWindow time.Duration
@@ -70,6 +70,12 @@ func New(cfg Config) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+	if len(cfg.CORSOrigins) == 0 {
+		// No origin is allowed: no CORS headers at all, so a browser keeps
+		// other sites' pages from reading any answer. (rs/cors would read an
+		// empty list as "any origin".)
+		return root
+	}
 	return corsMiddleware(cfg.CORSOrigins).Handler(root)
 }
 
