@@ -209,13 +209,16 @@ func (s *SchedulerTokens) verify(token string) (schedulerClaims, error) {
 	}
 	i := strings.LastIndexByte(token, '.')
 	signed, sig := token[:i], token[i+1:]
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: a token has one spelling (no stray bits in the last
+	// character).
+	b64 := base64.RawURLEncoding.Strict()
+	got, err := b64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, sg.mac(signed)) {
 		return c, errors.New("the signature does not match (tampered, or signed with another key)")
 	}
 	// The claims are the server's own from here on; a failure to read them
 	// means a token of another format version.
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(signed, schedulerTokenPrefix))
+	raw, err := b64.DecodeString(strings.TrimPrefix(signed, schedulerTokenPrefix))
 	if err != nil {
 		return c, fmt.Errorf("claims: %w", err)
 	}
