@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,5 +274,34 @@ func TestFleetSharesSchedulerTokens(t *testing.T) {
 	s.base = loner.URL
 	if status := s.postMetrics(t); status != http.StatusUnauthorized {
 		t.Errorf("a server with another signing key: POST metrics = %d, want 401", status)
+	}
+}
+
+// TestSchedulerKeyFilesCheckedAtStart: a bad public key or signing key
+// file is a usage error, found before the store is opened.
+func TestSchedulerKeyFilesCheckedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	keyFile, _ := schedulerKeyFile(t)
+	short := filepath.Join(dir, "short-key")
+	if err := os.WriteFile(short, []byte("too short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"missing public key": {[]string{"--scheduler-public-key-file=" + filepath.Join(dir, "nope.pem")}, "scheduler public key"},
+		"not a public key":   {[]string{"--scheduler-public-key-file=" + short}, "no PEM block"},
+		"short signing key":  {[]string{"--scheduler-public-key-file=" + keyFile, "--scheduler-token-key-file=" + short}, "at least 32 are needed"},
+	} {
+		data := filepath.Join(dir, name)
+		args := append([]string{"--listen=127.0.0.1:0", "--data-dir=" + data}, c.args...)
+		err := Run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Run() = %v (exit %d), want a usage error containing %q", name, err, ExitCode(err), c.want)
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("%s: the data directory was created before the key files were checked (%v)", name, err)
+		}
 	}
 }
