@@ -37,6 +37,11 @@ type Config struct {
 	// Guard authenticates callers and applies each route's rule
 	// (optional: without one every caller is the anonymous operator).
 	Guard *auth.Guard
+	// SchedulerTokens issues tokens at POST /api/v1/auth/token (optional:
+	// without it that endpoint answers 404, not enabled). TokenLimits
+	// bound its requests per client address; required with it.
+	SchedulerTokens TokenIssuer
+	TokenLimits     TokenLimits
 
 	Version string
 	Node    string
