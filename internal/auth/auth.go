@@ -70,6 +70,10 @@ type Identity struct {
 	Name   string
 	UID    string
 	Groups []string
+	// Extra is what the Kubernetes API server says of a token's user
+	// beyond its groups (the pod a ServiceAccount token is bound to, the
+	// token's ID); SubjectAccessReview takes it back.
+	Extra  map[string][]string
 	Method Method
 	// Role is the role the credential carries. Empty for identities that
 	// are authorized by the Kubernetes API server (SubjectAccessReview).
