@@ -71,12 +71,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// Everything that can be wrong with the configuration is found before
 	// anything is opened or started.
-	meta, err := newMetaSource(cfg, getenv, log)
+	kc, err := connectKube(cfg, getenv, log)
+	if err != nil {
+		return usageError{err}
+	}
+	meta, err := newMetaSource(cfg, kc, log)
 	if err != nil {
 		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
-	guard, authComponents, err := newGuard(cfg, reg, log)
+	guard, authComponents, err := newGuard(cfg, kc, reg, log)
 	if err != nil {
 		return usageError{err}
 	}
