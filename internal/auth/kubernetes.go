@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -67,7 +66,7 @@ type KubernetesOptions struct {
 // in k8s/ hold the permissions of each role.
 //
 // Answers are cached by a SHA-256 digest of the token (the token itself is
-// never kept) or of the identity and permission: valid and allowed ones
+// never kept) or by the identity and permission: valid and allowed ones
 // for CacheTTL, invalid and denied ones for DeniedCacheTTL, at most
 // CacheSize of each. Concurrent misses of one key make one review. A
 // review that fails (the API server cannot be reached, or refuses the
@@ -134,8 +133,7 @@ func (f clockFunc) Now() time.Time { return f() }
 
 // AuthenticateToken implements TokenAuthenticator with TokenReview.
 func (k *Kubernetes) AuthenticateToken(ctx context.Context, token string) (Identity, bool, error) {
-	sum := sha256.Sum256([]byte(token))
-	e, hit, err := k.tokens.get(ctx, string(sum[:]), func(ctx context.Context) (Identity, bool, error) {
+	e, hit, err := k.tokens.get(ctx, tokenKey(token), func(ctx context.Context) (Identity, bool, error) {
 		return k.reviewToken(ctx, token)
 	})
 	k.count(hit, k.tokenHit, k.tokenMis)
@@ -143,6 +141,21 @@ func (k *Kubernetes) AuthenticateToken(ctx context.Context, token string) (Ident
 		return Identity{}, false, err
 	}
 	return e.value.clone(), true, nil
+}
+
+// tokenKey is the cache key of token: its SHA-256 digest. A token of the
+// usual size (a ServiceAccount token is about 1 KB) is copied into a
+// buffer on the stack to be hashed, not onto the heap.
+func tokenKey(token string) string {
+	var buf [4 << 10]byte
+	b := buf[:0]
+	if len(token) <= len(buf) {
+		b = append(b, token...)
+	} else {
+		b = []byte(token)
+	}
+	sum := sha256.Sum256(b)
+	return string(sum[:])
 }
 
 func (k *Kubernetes) reviewToken(ctx context.Context, token string) (Identity, bool, error) {
@@ -238,11 +251,16 @@ func (k *Kubernetes) count(hit bool, hits, misses prometheus.Counter) {
 	}
 }
 
-// accessKey is a digest of everything an access review is asked: the
-// identity's name, UID, groups and extra, and the permission. Each string
-// is length-prefixed, so no two questions share an encoding.
+// accessKey encodes everything an access review is asked: the identity's
+// name, UID, groups and extra, and the permission. Each string is
+// length-prefixed, so no two questions share an encoding. It holds nothing
+// secret, so the encoding itself is the key: hashing it would cost more
+// than the map lookup it serves.
 func accessKey(id Identity, p Permission) string {
-	b := make([]byte, 0, 256)
+	// On the stack for the usual identity; this runs on every request.
+	var buf [1 << 10]byte
+	var keyBuf [8]string
+	b := buf[:0]
 	b = appendField(b, id.Name)
 	b = appendField(b, id.UID)
 	b = binary.AppendUvarint(b, uint64(len(id.Groups)))
@@ -250,7 +268,12 @@ func accessKey(id Identity, p Permission) string {
 		b = appendField(b, g)
 	}
 	b = binary.AppendUvarint(b, uint64(len(id.Extra)))
-	for _, key := range slices.Sorted(maps.Keys(id.Extra)) {
+	keys := keyBuf[:0]
+	for key := range id.Extra {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
 		b = appendField(b, key)
 		b = binary.AppendUvarint(b, uint64(len(id.Extra[key])))
 		for _, v := range id.Extra[key] {
@@ -260,8 +283,7 @@ func accessKey(id Identity, p Permission) string {
 	for _, f := range []string{p.Verb, p.Resource, p.Subresource, p.Path} {
 		b = appendField(b, f)
 	}
-	sum := sha256.Sum256(b)
-	return string(sum[:])
+	return string(b)
 }
 
 func appendField(b []byte, s string) []byte {
