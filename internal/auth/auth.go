@@ -64,8 +64,10 @@ const (
 	MethodScheduler Method = "scheduler-token"
 )
 
-// Identity is an authenticated caller. It is a value; nothing in it is
-// shared with the authenticator that made it.
+// Identity is an authenticated caller, passed by value. Its Groups and
+// Extra may be shared with the authenticator that made it (a cache of
+// reviewed tokens hands the same ones to every request with the token):
+// read them, never modify them.
 type Identity struct {
 	Name   string
 	UID    string
@@ -78,6 +80,11 @@ type Identity struct {
 	// Role is the role the credential carries. Empty for identities that
 	// are authorized by the Kubernetes API server (SubjectAccessReview).
 	Role Role
+
+	// who encodes Name, UID, Groups and Extra for the access review cache,
+	// made once by the authenticator that reviewed the token instead of
+	// on every request; empty: encoded when needed.
+	who string
 }
 
 // Anonymous is the identity of every request when no credential method is

@@ -74,8 +74,8 @@ type KubernetesOptions struct {
 // the Guard then answers 503. Safe for concurrent use.
 type Kubernetes struct {
 	opts   KubernetesOptions
-	tokens *reviewCache[Identity]
-	access *reviewCache[struct{}]
+	tokens *reviewCache[string, Identity]
+	access *reviewCache[accessQuestion, struct{}]
 
 	duration *prometheus.HistogramVec
 	tokenHit prometheus.Counter
@@ -107,9 +107,11 @@ func NewKubernetes(opts KubernetesOptions) *Kubernetes {
 		Help: "Token and access review answers needed, by review (token, access) and whether the cache had them (hit, miss).",
 	}, []string{"review", "result"})
 	k := &Kubernetes{
-		opts:   opts,
-		tokens: newReviewCache[Identity](opts.CacheSize, opts.CacheTTL, opts.DeniedCacheTTL, opts.Timeout, clock),
-		access: newReviewCache[struct{}](opts.CacheSize, opts.CacheTTL, opts.DeniedCacheTTL, opts.Timeout, clock),
+		opts: opts,
+		tokens: newReviewCache[string, Identity](opts.CacheSize, opts.CacheTTL, opts.DeniedCacheTTL, opts.Timeout, clock,
+			func(digest string) string { return digest }),
+		access: newReviewCache[accessQuestion, struct{}](opts.CacheSize, opts.CacheTTL, opts.DeniedCacheTTL, opts.Timeout, clock,
+			accessQuestion.String),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bss_auth_kubernetes_review_duration_seconds",
 			Help:    "Time the Kubernetes API server took to answer TokenReviews and SubjectAccessReviews, by review (token, access) and result (valid, invalid, allowed, denied, error).",
@@ -140,7 +142,7 @@ func (k *Kubernetes) AuthenticateToken(ctx context.Context, token string) (Ident
 	if err != nil || !e.ok {
 		return Identity{}, false, err
 	}
-	return e.value.clone(), true, nil
+	return e.value, true, nil
 }
 
 // tokenKey is the cache key of token: its SHA-256 digest. A token of the
@@ -181,6 +183,7 @@ func (k *Kubernetes) reviewToken(ctx context.Context, token string) (Identity, b
 			id.Extra[key] = []string(v)
 		}
 	}
+	id.who = encodeIdentity(id)
 	return id, true, nil
 }
 
@@ -251,13 +254,35 @@ func (k *Kubernetes) count(hit bool, hits, misses prometheus.Counter) {
 	}
 }
 
-// accessKey encodes everything an access review is asked: the identity's
-// name, UID, groups and extra, and the permission. Each string is
-// length-prefixed, so no two questions share an encoding. It holds nothing
-// secret, so the encoding itself is the key: hashing it would cost more
-// than the map lookup it serves.
-func accessKey(id Identity, p Permission) string {
-	// On the stack for the usual identity; this runs on every request.
+// accessQuestion is what an access review is asked, as a cache key: who
+// (the identity, encoded) may have which permission.
+type accessQuestion struct {
+	who string
+	p   Permission
+}
+
+// String encodes q one-to-one: who is length-prefixed already.
+func (q accessQuestion) String() string {
+	b := []byte(q.who)
+	for _, f := range []string{q.p.Verb, q.p.Resource, q.p.Subresource, q.p.Path} {
+		b = appendField(b, f)
+	}
+	return string(b)
+}
+
+func accessKey(id Identity, p Permission) accessQuestion {
+	who := id.who
+	if who == "" {
+		who = encodeIdentity(id)
+	}
+	return accessQuestion{who: who, p: p}
+}
+
+// encodeIdentity encodes the identity's name, UID, groups and extra, each
+// string length-prefixed, so no two identities share an encoding. It
+// holds nothing secret, so the encoding itself is the key: hashing it
+// would cost more than the map lookup it serves.
+func encodeIdentity(id Identity) string {
 	var buf [1 << 10]byte
 	var keyBuf [8]string
 	b := buf[:0]
@@ -280,27 +305,10 @@ func accessKey(id Identity, p Permission) string {
 			b = appendField(b, v)
 		}
 	}
-	for _, f := range []string{p.Verb, p.Resource, p.Subresource, p.Path} {
-		b = appendField(b, f)
-	}
 	return string(b)
 }
 
 func appendField(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
-}
-
-// clone returns id with its own copies of Groups and Extra, so a cached
-// identity is never shared with a request.
-func (id Identity) clone() Identity {
-	id.Groups = slices.Clone(id.Groups)
-	if id.Extra != nil {
-		extra := make(map[string][]string, len(id.Extra))
-		for key, v := range id.Extra {
-			extra[key] = slices.Clone(v)
-		}
-		id.Extra = extra
-	}
-	return id
 }

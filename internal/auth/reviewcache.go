@@ -17,12 +17,15 @@ import (
 // TTL; an error is never kept, so the next request asks again. The cache
 // holds at most a fixed number of entries and drops the least recently
 // used. Safe for concurrent use.
-type reviewCache[V any] struct {
-	lru      *cache.LRUExpireCache
-	flight   singleflight.Group
-	allowTTL time.Duration
-	denyTTL  time.Duration
-	timeout  time.Duration
+type reviewCache[K comparable, V any] struct {
+	lru    *cache.LRUExpireCache
+	flight singleflight.Group
+	// flightKey names a key for the singleflight group, which takes
+	// strings; it must be one-to-one.
+	flightKey func(K) string
+	allowTTL  time.Duration
+	denyTTL   time.Duration
+	timeout   time.Duration
 }
 
 // reviewEntry is one remembered answer.
@@ -31,17 +34,18 @@ type reviewEntry[V any] struct {
 	ok    bool
 }
 
-func newReviewCache[V any](size int, allowTTL, denyTTL, timeout time.Duration, clock cache.Clock) *reviewCache[V] {
-	return &reviewCache[V]{
-		lru:      cache.NewLRUExpireCacheWithClock(size, clock),
-		allowTTL: allowTTL,
-		denyTTL:  denyTTL,
-		timeout:  timeout,
+func newReviewCache[K comparable, V any](size int, allowTTL, denyTTL, timeout time.Duration, clock cache.Clock, flightKey func(K) string) *reviewCache[K, V] {
+	return &reviewCache[K, V]{
+		lru:       cache.NewLRUExpireCacheWithClock(size, clock),
+		flightKey: flightKey,
+		allowTTL:  allowTTL,
+		denyTTL:   denyTTL,
+		timeout:   timeout,
 	}
 }
 
 // lookup returns the remembered answer for key, if there is one.
-func (c *reviewCache[V]) lookup(key string) (reviewEntry[V], bool) {
+func (c *reviewCache[K, V]) lookup(key K) (reviewEntry[V], bool) {
 	v, found := c.lru.Get(key)
 	if !found {
 		return reviewEntry[V]{}, false
@@ -56,11 +60,11 @@ func (c *reviewCache[V]) lookup(key string) (reviewEntry[V], bool) {
 // cancellation (a caller that goes away must not fail the others waiting
 // on it), bounded by the cache's timeout; a caller whose ctx ends stops
 // waiting with ctx's error.
-func (c *reviewCache[V]) get(ctx context.Context, key string, review func(context.Context) (V, bool, error)) (e reviewEntry[V], hit bool, err error) {
+func (c *reviewCache[K, V]) get(ctx context.Context, key K, review func(context.Context) (V, bool, error)) (e reviewEntry[V], hit bool, err error) {
 	if e, ok := c.lookup(key); ok {
 		return e, true, nil
 	}
-	ch := c.flight.DoChan(key, func() (any, error) {
+	ch := c.flight.DoChan(c.flightKey(key), func() (any, error) {
 		// A review that ended just before this one began has filled in
 		// the answer.
 		if e, ok := c.lookup(key); ok {
