@@ -261,7 +261,8 @@ type accessQuestion struct {
 	p   Permission
 }
 
-// String encodes q one-to-one: who is length-prefixed already.
+// String encodes q one-to-one (who is self-delimiting: each of its parts
+// is counted or length-prefixed), for the singleflight of a miss.
 func (q accessQuestion) String() string {
 	b := []byte(q.who)
 	for _, f := range []string{q.p.Verb, q.p.Resource, q.p.Subresource, q.p.Path} {
@@ -270,6 +271,8 @@ func (q accessQuestion) String() string {
 	return string(b)
 }
 
+// accessKey is the question of whether id may have p. A reviewed token's
+// identity comes encoded; any other is encoded here.
 func accessKey(id Identity, p Permission) accessQuestion {
 	who := id.who
 	if who == "" {
