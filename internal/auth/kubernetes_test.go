@@ -46,71 +46,62 @@ func newFakeAPIServer() *fakeAPIServer {
 	return &fakeAPIServer{users: map[string]authenticationv1.UserInfo{}, audiences: map[string][]string{}, allowed: map[string]bool{}}
 }
 
-func (f *fakeAPIServer) enter(ctx context.Context) (chan struct{}, error) {
+// serve records a review (record runs under the lock), waits for the gate
+// if one is set, and then answers with answer under the lock, or fails.
+func (f *fakeAPIServer) serve(ctx context.Context, record, answer func()) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if d, ok := ctx.Deadline(); ok {
 		f.deadlines = append(f.deadlines, time.Until(d))
 	} else {
 		f.deadlines = append(f.deadlines, -1)
 	}
-	return f.gate, f.err
-}
-
-func (f *fakeAPIServer) wait(ctx context.Context, gate chan struct{}) error {
-	if gate == nil {
-		return nil
+	record()
+	gate, err := f.gate, f.err
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-gate:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	if err != nil {
+		return err
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	answer()
+	return nil
 }
 
 type fakeTokenReviews struct{ *fakeAPIServer }
 
 func (f fakeTokenReviews) Create(ctx context.Context, r *authenticationv1.TokenReview, _ metav1.CreateOptions) (*authenticationv1.TokenReview, error) {
-	gate, err := f.enter(ctx)
-	f.mu.Lock()
-	f.tokenReviews = append(f.tokenReviews, r.Spec)
-	f.mu.Unlock()
-	if err := f.wait(ctx, gate); err != nil {
-		return nil, err
-	}
+	out := r.DeepCopy()
+	err := f.serve(ctx, func() { f.tokenReviews = append(f.tokenReviews, r.Spec) }, func() {
+		user, ok := f.users[r.Spec.Token]
+		if !ok {
+			out.Status.Error = "invalid bearer token"
+			return
+		}
+		out.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: user, Audiences: f.audiences[r.Spec.Token]}
+	})
 	if err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := r.DeepCopy()
-	user, ok := f.users[r.Spec.Token]
-	if !ok {
-		out.Status.Error = "invalid bearer token"
-		return out, nil
-	}
-	out.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: user, Audiences: f.audiences[r.Spec.Token]}
 	return out, nil
 }
 
 type fakeAccessReviews struct{ *fakeAPIServer }
 
 func (f fakeAccessReviews) Create(ctx context.Context, r *authorizationv1.SubjectAccessReview, _ metav1.CreateOptions) (*authorizationv1.SubjectAccessReview, error) {
-	gate, err := f.enter(ctx)
-	f.mu.Lock()
-	f.accessReviews = append(f.accessReviews, r.Spec)
-	f.mu.Unlock()
-	if err := f.wait(ctx, gate); err != nil {
-		return nil, err
-	}
+	out := r.DeepCopy()
+	err := f.serve(ctx, func() { f.accessReviews = append(f.accessReviews, r.Spec) }, func() {
+		out.Status.Allowed = f.allowed[r.Spec.User+" "+question(r.Spec)]
+	})
 	if err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := r.DeepCopy()
-	out.Status.Allowed = f.allowed[r.Spec.User+" "+question(r.Spec)]
 	return out, nil
 }
 
