@@ -488,6 +488,13 @@ func TestGuardWithKubernetes(t *testing.T) {
 	if _, err := g.Check(withCert("node-8"), Require(ReadResolved)); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Errorf("certificate RBAC does not name: %v, want Forbidden", err)
 	}
+	_, access := api.counts()
+	if _, err := g.Check(withCert(""), Require(ReadResolved)); apperr.CodeOf(err) != apperr.Forbidden {
+		t.Errorf("certificate without a common name: %v, want Forbidden", err)
+	}
+	if _, n := api.counts(); n != access {
+		t.Error("a nameless identity was asked about")
+	}
 
 	api.err = errors.New("connection refused")
 	for name, r := range map[string]*http.Request{"uncached token": bearer("another-token"), "uncached question": withCert("node-9")} {
