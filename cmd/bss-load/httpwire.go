@@ -19,6 +19,9 @@ func buildRequest(t target, host string) []byte {
 	if t.gzip {
 		b.WriteString("Accept-Encoding: gzip\r\n")
 	}
+	if t.token != "" {
+		fmt.Fprintf(&b, "Authorization: Bearer %s\r\n", t.token)
+	}
 	if t.body != nil {
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(t.body))
 	}

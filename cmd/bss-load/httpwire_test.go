@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bss-api/bss-api/internal/metrics"
 )
@@ -110,6 +111,37 @@ func TestParseOptionsBatch(t *testing.T) {
 	for _, args := range [][]string{{"-batch", "0"}, {"-batch", "2", "-target", "get:/api/v1/metrics"}} {
 		if _, err := parseOptions(args, new(strings.Builder)); err == nil {
 			t.Errorf("parseOptions(%q) accepted", args)
+		}
+	}
+}
+
+// TestTokenIsSent drives a server that answers 401 without the bearer
+// token: with -token every request carries it.
+func TestTokenIsSent(t *testing.T) {
+	const token = "eyJhbGciOiJSUzI1NiJ9.payload.signature"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"success":true}`))
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	o, err := parseOptions([]string{"-url", "http://" + addr, "-token", token}, new(strings.Builder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runLoad(t.Context(), loadConfig{addr: addr, request: buildRequest(o.target, addr), method: o.target.method, conns: 2, duration: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.latencies) == 0 || res.errors() > 0 {
+		t.Errorf("%d responses, %d errors (first status %d), want only 2xx", len(res.latencies), res.errors(), res.firstBad)
+	}
+	for _, bad := range []string{"two words", "line\r\nX-Injected: 1", "tab\t"} {
+		if _, err := parseOptions([]string{"-token", bad}, new(strings.Builder)); err == nil {
+			t.Errorf("-token %q accepted", bad)
 		}
 	}
 }

@@ -22,6 +22,7 @@
 //	go run ./cmd/bss-load -server-args '--log-level=warn'
 //	go run ./cmd/bss-load -batch 100 -baseline-args --store=memory
 //	go run ./cmd/bss-load -url http://127.0.0.1:8080   # an already-running server, no reference, no RSS
+//	go run ./cmd/bss-load -token "$(cat sched.token)" -server-args "--token-auth-file=tokens.csv"
 //
 // Flags:
 //
@@ -33,6 +34,7 @@
 //	-server-bin PATH   bss-api binary to run (default: build it once)
 //	-server-args ARGS  extra bss-api arguments, split on spaces
 //	-url URL           measure the server at http://127.0.0.1:PORT instead
+//	-token TOKEN       send Authorization: Bearer TOKEN with every request
 //	-batch N           with post-metrics, send JSON arrays of N samples and
 //	                   report samples/s too (default 1: single objects)
 //	-reference         also measure the reference server (default true)

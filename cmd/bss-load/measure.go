@@ -125,7 +125,7 @@ func measureChild(ctx context.Context, log *slog.Logger, opts options, name, bin
 		return sr, err
 	}
 	if name != "reference" && opts.strategies > 0 {
-		if err := postStrategies(ctx, log, addr, opts.strategies); err != nil {
+		if err := postStrategies(ctx, log, addr, opts.target.token, opts.strategies); err != nil {
 			return sr, err
 		}
 	}

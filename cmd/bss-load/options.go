@@ -59,6 +59,9 @@ type target struct {
 	contentType string
 	body        []byte
 	gzip        bool // ask for a gzip-encoded response, as Go's HTTP client does
+	// token, when set, is sent as Authorization: Bearer with every
+	// request, to bss-api and to the reference server alike.
+	token string
 }
 
 func parseOptions(args []string, out io.Writer) (options, error) {
@@ -77,6 +80,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	var baseline string
 	fs.StringVar(&baseline, "baseline-args", "", "instead of the reference server, measure bss-api again with these `arguments` as the baseline (e.g. --store=memory)")
 	fs.BoolVar(&o.target.gzip, "gzip", false, "send Accept-Encoding: gzip, as Go's HTTP client does by default")
+	fs.StringVar(&o.target.token, "token", "", "send Authorization: Bearer `TOKEN` with every request (and the -strategies post); the server must know it, e.g. from -server-args --token-auth-file=FILE")
 	fs.BoolVar(&o.jsonOut, "json", false, "also print the result as one JSON object")
 	fs.IntVar(&o.fixture.Processes, "fixture-procs", 0, "run bss-api over a synthetic /proc with this many `processes` (0: the real /proc)")
 	fs.IntVar(&o.fixture.Pods, "fixture-pods", 500, "pods in the synthetic /proc")
@@ -118,7 +122,10 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 		}
 		t.body = batchBody(o.batch)
 	}
-	t.gzip = o.target.gzip
+	if err := checkToken(o.target.token); err != nil {
+		return o, fmt.Errorf("-token: %w", err)
+	}
+	t.gzip, t.token = o.target.gzip, o.target.token
 	o.target = t
 	o.serverArgs = strings.Fields(serverArgs)
 	o.baselineArgs = strings.Fields(baseline)
@@ -188,6 +195,17 @@ func checkLoopback(addr string) error {
 	}
 	if host != "127.0.0.1" || port == "" {
 		return errors.New("only 127.0.0.1:PORT is allowed, got " + addr)
+	}
+	return nil
+}
+
+// checkToken accepts what a bearer token may be: visible ASCII, so it can
+// go into a header line as it is.
+func checkToken(token string) error {
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("byte %d is %q; a bearer token is visible ASCII without spaces", i, c)
+		}
 	}
 	return nil
 }

@@ -14,8 +14,9 @@ import (
 // postStrategies stores n strategies in the bss-api at addr. They target
 // the synthetic /proc's app-0 and app-1 processes, alternating, so every
 // strategy matches and the first two win: with 500 pods that is 1,000
-// resolved PIDs, whatever n is.
-func postStrategies(ctx context.Context, log *slog.Logger, addr string, n int) error {
+// resolved PIDs, whatever n is. A non-empty token is sent as a bearer
+// token (it needs the operator role).
+func postStrategies(ctx context.Context, log *slog.Logger, addr, token string, n int) error {
 	type strategy struct {
 		Priority      bool   `json:"priority"`
 		ExecutionTime uint64 `json:"execution_time"`
@@ -36,6 +37,9 @@ func postStrategies(ctx context.Context, log *slog.Logger, addr string, n int) e
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("post strategies: %w", err)

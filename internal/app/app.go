@@ -71,7 +71,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// Everything that can be wrong with the configuration is found before
 	// anything is opened or started.
-	meta, err := newMetaSource(cfg, getenv, log)
+	kc, err := connectKube(cfg, getenv, log)
+	if err != nil {
+		return usageError{err}
+	}
+	meta, err := newMetaSource(cfg, kc, log)
 	if err != nil {
 		return usageError{err}
 	}
@@ -81,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return usageError{err}
 	}
-	guard, authComponents, err := newGuard(cfg, reg, log, schedTokens)
+	guard, authComponents, err := newGuard(cfg, kc, reg, log, schedTokens)
 	if err != nil {
 		return usageError{err}
 	}

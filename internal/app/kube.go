@@ -3,6 +3,7 @@ package app
 import (
 	"log/slog"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/bss-api/bss-api/internal/buildinfo"
@@ -10,9 +11,20 @@ import (
 	"github.com/bss-api/bss-api/internal/kube"
 )
 
-// newMetaSource picks and builds the pod metadata source. It reads
-// configuration files but contacts no server.
-func newMetaSource(cfg config.Config, getenv func(string) string, log *slog.Logger) (kube.Source, error) {
+// kubeConnection is the server's one connection to the Kubernetes API
+// server: the pod informer and the token and access reviews share its
+// client, so --kube-qps and --kube-burst bound everything the server asks.
+type kubeConnection struct {
+	mode        string
+	kubeconfigs []string
+	// client is nil in the mock and off modes.
+	client kubernetes.Interface
+}
+
+// connectKube resolves the Kubernetes mode and, for in-cluster and
+// kubeconfig, builds the client. It reads configuration files but contacts
+// no server.
+func connectKube(cfg config.Config, getenv func(string) string, log *slog.Logger) (kubeConnection, error) {
 	settings := kube.Settings{
 		Mode:       cfg.KubeMode,
 		Kubeconfig: cfg.Kubeconfig,
@@ -24,33 +36,41 @@ func newMetaSource(cfg config.Config, getenv func(string) string, log *slog.Logg
 	}
 	mode, kubeconfigs, err := settings.Resolve(getenv)
 	if err != nil {
-		return nil, err
+		return kubeConnection{}, err
 	}
-	switch mode {
-	case kube.ModeOff:
-		log.Info("pod metadata is off: pods show without names", "kube_mode", mode)
-		return &kube.Off{}, nil
-	case kube.ModeMock:
-		m, err := kube.NewMock(settings.MockFile)
-		if err != nil {
-			return nil, err
-		}
-		log.Warn("MOCK POD METADATA: no Kubernetes cluster is used; pod names and labels are made up or read from a file. For development only.",
-			"kube_mode", mode, "mock_pods", cfg.MockPods)
-		return m, nil
+	kc := kubeConnection{mode: mode, kubeconfigs: kubeconfigs}
+	if mode == kube.ModeOff || mode == kube.ModeMock {
+		return kc, nil
 	}
-	client, err := settings.Client(mode, kubeconfigs, getenv)
-	if err != nil {
-		return nil, err
+	if kc.client, err = settings.Client(mode, kubeconfigs, getenv); err != nil {
+		return kubeConnection{}, err
 	}
 	// client-go logs through klog, a process-wide logger: route it into
 	// the server's structured log.
 	klog.SetSlogLogger(log.With("component", "client-go"))
-	log.Info("pod metadata from the Kubernetes API server", "kube_mode", mode, "node", cfg.NodeName, "kubeconfig", kubeconfigs)
+	return kc, nil
+}
+
+// newMetaSource builds the pod metadata source on kc.
+func newMetaSource(cfg config.Config, kc kubeConnection, log *slog.Logger) (kube.Source, error) {
+	switch kc.mode {
+	case kube.ModeOff:
+		log.Info("pod metadata is off: pods show without names", "kube_mode", kc.mode)
+		return &kube.Off{}, nil
+	case kube.ModeMock:
+		m, err := kube.NewMock(cfg.MockPods)
+		if err != nil {
+			return nil, err
+		}
+		log.Warn("MOCK POD METADATA: no Kubernetes cluster is used; pod names and labels are made up or read from a file. For development only.",
+			"kube_mode", kc.mode, "mock_pods", cfg.MockPods)
+		return m, nil
+	}
+	log.Info("pod metadata from the Kubernetes API server", "kube_mode", kc.mode, "node", cfg.NodeName, "kubeconfig", kc.kubeconfigs)
 	return kube.NewInformer(kube.InformerOptions{
-		Client:     client,
+		Client:     kc.client,
 		NodeName:   cfg.NodeName,
-		Mode:       mode,
+		Mode:       kc.mode,
 		Resync:     cfg.KubeResync,
 		DeletedTTL: cfg.KubeDeletedTTL,
 		Logger:     log.With("component", "kube"),

@@ -152,6 +152,7 @@ func TestKubernetesModes(t *testing.T) {
 			{[]string{"--kube-mode=kubeconfig"}, map[string]string{"HOME": t.TempDir()}, "no kubeconfig found"},
 			{[]string{"--kubeconfig=/nonexistent/kubeconfig"}, nil, "/nonexistent/kubeconfig"},
 			{[]string{"--kube-mode=sometimes"}, nil, "--kube-mode"},
+			{[]string{"--auth-kubernetes"}, map[string]string{"HOME": t.TempDir()}, "--auth-kubernetes needs a Kubernetes API server, but the Kubernetes mode is mock"},
 		} {
 			err := Run(context.Background(), append(tc.args, "--listen=127.0.0.1:0"),
 				func(k string) string { return tc.env[k] }, io.Discard, io.Discard)
@@ -167,7 +168,10 @@ func TestKubernetesModes(t *testing.T) {
 func TestManifestShape(t *testing.T) {
 	byKind := map[string]*unstructured.Unstructured{}
 	for _, o := range manifestObjects(t) {
-		byKind[o.GetKind()] = o
+		// Several ClusterRoles: the server's own is the one named bss-api.
+		if o.GetKind() != "ClusterRole" || o.GetName() == "bss-api" {
+			byKind[o.GetKind()] = o
+		}
 	}
 	ds := byKind["DaemonSet"]
 	if ds == nil {
@@ -201,7 +205,7 @@ func TestManifestShape(t *testing.T) {
 	}
 	c := toJSON(containers[0])
 	for _, want := range []string{`"path":"/healthz"`, `"path":"/readyz"`, `"fieldPath":"spec.nodeName"`, `"name":"NODE_NAME"`,
-		`"readOnlyRootFilesystem":true`, `"--proc-root=/host/proc"`, `"--cgroup-root=/host/sys/fs/cgroup"`,
+		`"readOnlyRootFilesystem":true`, `"--proc-root=/host/proc"`, `"--cgroup-root=/host/sys/fs/cgroup"`, `"--auth-kubernetes=true"`,
 		`"mountPath":"/host/proc","name":"host-proc","readOnly":true`, `"limits":`, `"requests":`} {
 		if !strings.Contains(c, want) {
 			t.Errorf("DaemonSet container lacks %s: %s", want, c)

@@ -358,6 +358,11 @@ func testManifestRBAC(t *testing.T, f *kubeFixture) {
 		{"get", "configmaps", "", false},
 		{"list", "nodes", "", false},
 		{"list", "daemonsets", "apps", false},
+		// --auth-kubernetes: system:auth-delegator, and no more.
+		{"create", "tokenreviews", "authentication.k8s.io", true},
+		{"create", "subjectaccessreviews", "authorization.k8s.io", true},
+		{"impersonate", "users", "", false},
+		{"create", "strategies", "api.bss-api.io", false},
 	} {
 		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: tc.verb, Resource: tc.resource, Group: tc.group},

@@ -5,21 +5,28 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
 
+	"github.com/bss-api/bss-api/internal/auth"
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
@@ -120,4 +127,105 @@ func testManifestsDryRun(t *testing.T, cp *testenv.ControlPlane) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestManifestRolesMatchRoleTable checks that the ClusterRoles shipped for
+// callers grant exactly what the role table gives each role: a permission
+// the table adds or drops must reach k8s/ too.
+func TestManifestRolesMatchRoleTable(t *testing.T) {
+	roles := map[string]rbacv1.ClusterRole{}
+	for _, o := range manifestObjects(t) {
+		if o.GetKind() != "ClusterRole" || !strings.HasPrefix(o.GetName(), "bss-api-") {
+			continue
+		}
+		var cr rbacv1.ClusterRole
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &cr); err != nil {
+			t.Fatalf("ClusterRole %s: %v", o.GetName(), err)
+		}
+		roles[cr.Name] = cr
+	}
+	for _, role := range auth.Roles() {
+		name := "bss-api-" + string(role)
+		want := map[auth.Permission]bool{}
+		for _, p := range auth.RolePermissions(role) {
+			want[p] = true
+		}
+		cr, ok := roles[name]
+		delete(roles, name)
+		got, err := rulePermissions(cr.Rules)
+		if !ok || err != nil || !maps.Equal(got, want) {
+			expected, _ := yaml.Marshal(map[string]any{"rules": expectedRules(role)})
+			t.Errorf("ClusterRole %s (in k8s/: %v) grants %v (%v), the role table %v; its rules should be:\n%s",
+				name, ok, permissionList(got), err, permissionList(want), expected)
+		}
+	}
+	for name := range roles {
+		t.Errorf("ClusterRole %s is for no role of the role table", name)
+	}
+}
+
+// rulePermissions expands RBAC rules into the permissions they grant. A
+// rule outside the API group, with resource names or with wildcards
+// grants something the role table cannot, and is an error.
+func rulePermissions(rules []rbacv1.PolicyRule) (map[auth.Permission]bool, error) {
+	got := map[auth.Permission]bool{}
+	for _, r := range rules {
+		if len(r.ResourceNames) > 0 {
+			return nil, fmt.Errorf("rule %v names resources; the roles hold for every node", r)
+		}
+		if len(r.NonResourceURLs) > 0 {
+			if len(r.APIGroups)+len(r.Resources) > 0 {
+				return nil, fmt.Errorf("rule %v mixes URLs and resources", r)
+			}
+			for _, u := range r.NonResourceURLs {
+				for _, v := range r.Verbs {
+					got[auth.Permission{Verb: v, Path: u}] = true
+				}
+			}
+			continue
+		}
+		if !slices.Equal(r.APIGroups, []string{auth.Group}) {
+			return nil, fmt.Errorf("rule %v is not for the API group %s alone", r, auth.Group)
+		}
+		for _, res := range r.Resources {
+			resource, sub, _ := strings.Cut(res, "/")
+			for _, v := range r.Verbs {
+				got[auth.Permission{Verb: v, Resource: resource, Subresource: sub}] = true
+			}
+		}
+	}
+	return got, nil
+}
+
+// expectedRules is a role's permissions as RBAC rules: one rule per verb
+// for resources, one per verb for URLs.
+func expectedRules(role auth.Role) []rbacv1.PolicyRule {
+	resources, urls := map[string][]string{}, map[string][]string{}
+	for _, p := range auth.RolePermissions(role) {
+		switch {
+		case p.Path != "":
+			urls[p.Verb] = append(urls[p.Verb], p.Path)
+		case p.Subresource != "":
+			resources[p.Verb] = append(resources[p.Verb], p.Resource+"/"+p.Subresource)
+		default:
+			resources[p.Verb] = append(resources[p.Verb], p.Resource)
+		}
+	}
+	var rules []rbacv1.PolicyRule
+	for _, v := range slices.Sorted(maps.Keys(resources)) {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{auth.Group}, Resources: slices.Sorted(slices.Values(resources[v])), Verbs: []string{v}})
+	}
+	for _, v := range slices.Sorted(maps.Keys(urls)) {
+		rules = append(rules, rbacv1.PolicyRule{NonResourceURLs: slices.Sorted(slices.Values(urls[v])), Verbs: []string{v}})
+	}
+	return rules
+}
+
+func permissionList(set map[auth.Permission]bool) []string {
+	var out []string
+	for p := range set {
+		out = append(out, p.String())
+	}
+	slices.Sort(out)
+	return out
 }

@@ -64,16 +64,27 @@ const (
 	MethodScheduler Method = "scheduler-token"
 )
 
-// Identity is an authenticated caller. It is a value; nothing in it is
-// shared with the authenticator that made it.
+// Identity is an authenticated caller, passed by value. Its Groups and
+// Extra may be shared with the authenticator that made it (a cache of
+// reviewed tokens hands the same ones to every request with the token):
+// read them, never modify them.
 type Identity struct {
 	Name   string
 	UID    string
 	Groups []string
+	// Extra is what the Kubernetes API server says of a token's user
+	// beyond its groups (the pod a ServiceAccount token is bound to, the
+	// token's ID); SubjectAccessReview takes it back.
+	Extra  map[string][]string
 	Method Method
 	// Role is the role the credential carries. Empty for identities that
 	// are authorized by the Kubernetes API server (SubjectAccessReview).
 	Role Role
+
+	// who encodes Name, UID, Groups and Extra for the access review cache,
+	// made once by the authenticator that reviewed the token instead of
+	// on every request; empty: encoded when needed.
+	who string
 }
 
 // Anonymous is the identity of every request when no credential method is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -156,7 +157,7 @@ func (g *Guard) Authorize(ctx context.Context, id Identity, p Permission) error 
 	}
 	if err != nil {
 		g.authz.WithLabelValues(string(id.Method), "error").Inc()
-		return apperr.Wrap(apperr.Unavailable, err, "cannot check permissions now: the Kubernetes API server did not answer; retry later")
+		return unavailable(err, "cannot check permissions now: the Kubernetes API server did not answer; retry later")
 	}
 	if !allowed {
 		g.authz.WithLabelValues(string(id.Method), "denied").Inc()
@@ -168,6 +169,18 @@ func (g *Guard) Authorize(ctx context.Context, id Identity, p Permission) error 
 	}
 	g.authz.WithLabelValues(string(id.Method), "allowed").Inc()
 	return nil
+}
+
+// unavailableRetry is the Retry-After of a 503 for a check that could not
+// be made: about the time an API server takes to restart.
+const unavailableRetry = 5 * time.Second
+
+// unavailable is the 503 for a credential or permission that could not be
+// checked now, err saying why (logged, never shown).
+func unavailable(err error, message string) error {
+	e := apperr.Wrap(apperr.Unavailable, err, message)
+	e.RetryAfter = unavailableRetry
+	return e
 }
 
 // authenticate establishes who sent r: a bearer token if one is sent, else
@@ -197,7 +210,7 @@ func (g *Guard) authenticate(r *http.Request) (Identity, error) {
 		}
 		if len(failures) > 0 {
 			g.authn.WithLabelValues("bearer", "error").Inc()
-			return Identity{}, apperr.Wrap(apperr.Unavailable, errors.Join(failures...),
+			return Identity{}, unavailable(errors.Join(failures...),
 				"cannot check the bearer token now: the Kubernetes API server did not answer; retry later")
 		}
 		g.authn.WithLabelValues("bearer", "invalid").Inc()
@@ -208,7 +221,7 @@ func (g *Guard) authenticate(r *http.Request) (Identity, error) {
 		switch {
 		case err != nil:
 			g.authn.WithLabelValues(string(MethodCertificate), "error").Inc()
-			return Identity{}, apperr.Wrap(apperr.Unavailable, err, "cannot check the client certificate now; retry later")
+			return Identity{}, unavailable(err, "cannot check the client certificate now; retry later")
 		case !ok:
 			g.authn.WithLabelValues(string(MethodCertificate), "invalid").Inc()
 			return Identity{}, errInvalid

@@ -13,6 +13,13 @@ const Group = "api.bss-api.io"
 // Permission is what a route needs, in Kubernetes authorization terms:
 // a verb on a resource (and subresource) of Group, or a verb on a
 // non-resource path. It is comparable.
+//
+// A non-resource path is asked of the Kubernetes API server as it is, so
+// it must not be one that Kubernetes' default ClusterRoles grant to every
+// authenticated user (system:discovery: /api/*, /apis/*, /openapi/*,
+// /healthz, /livez, /readyz, /version): such a permission would be
+// everyone's. That is why the OpenAPI document is the resource "openapi".
+// (/metrics is granted by default to the group system:monitoring only.)
 type Permission struct {
 	Verb        string
 	Resource    string
@@ -46,7 +53,7 @@ var (
 	PreviewStrategies = Permission{Verb: "create", Resource: "strategies", Subresource: "preview"}
 	ReadProcesses     = Permission{Verb: "get", Resource: "processes"}
 	ReadAudit         = Permission{Verb: "get", Resource: "audit"}
-	ReadOpenAPI       = Permission{Verb: "get", Path: "/api/v1/openapi.yaml"}
+	ReadOpenAPI       = Permission{Verb: "get", Resource: "openapi"}
 	ReadPrometheus    = Permission{Verb: "get", Path: "/metrics"}
 	ReadHealthDetail  = Permission{Verb: "get", Path: "/health"}
 )

@@ -166,3 +166,19 @@ func TestOpenGuardIsTheAnonymousOperator(t *testing.T) {
 		t.Errorf("open server hides health details: %s", h.Body)
 	}
 }
+
+func TestRouteRulesAreTheRouteTable(t *testing.T) {
+	cfg := newTestConfig(t, &fakeClock{now: start})
+	cfg.Guard = auth.NewGuard(auth.GuardOptions{})
+	table := testRoutes(cfg)
+	got := RouteRules()
+	if len(got) != len(table) {
+		t.Fatalf("RouteRules has %d routes, the table %d", len(got), len(table))
+	}
+	for i, rt := range table {
+		ep := rt.endpoint()
+		if got[i] != (RouteRule{Method: ep.Method, Path: ep.Path, Rule: rt.rule}) {
+			t.Errorf("RouteRules[%d] = %+v, want %s %s %s", i, got[i], ep.Method, ep.Path, rt.rule)
+		}
+	}
+}
