@@ -138,7 +138,7 @@ func (s *Service) ReplaceAll(ctx context.Context, list []Strategy) (Written, err
 	if err != nil {
 		return Written{}, err
 	}
-	if err := s.store.Replace(ctx, norm); err != nil {
+	if _, err := s.store.Replace(ctx, norm); err != nil {
 		return Written{}, storeError(err, "written")
 	}
 	s.resolve(ctx)
@@ -158,7 +158,7 @@ func (s *Service) Put(ctx context.Context, st Strategy) (Written, error) {
 	if err != nil {
 		return Written{}, err
 	}
-	created, err := s.store.Put(ctx, one[0], s.max)
+	_, created, err := s.store.Put(ctx, one[0], s.max)
 	if err != nil {
 		return Written{}, storeError(err, "written")
 	}
@@ -168,7 +168,7 @@ func (s *Service) Put(ctx context.Context, st Strategy) (Written, error) {
 
 // Delete removes the named strategy, then resolves.
 func (s *Service) Delete(ctx context.Context, name string) error {
-	if err := s.store.Delete(ctx, name); err != nil {
+	if _, err := s.store.Delete(ctx, name); err != nil {
 		return storeError(err, "written")
 	}
 	s.resolve(ctx)

@@ -147,7 +147,7 @@ func testTwoNodes(t *testing.T, dsn string) {
 	// second one travels by NOTIFY (or the 1 s re-read).
 	for i, name := range []string{"w", "x"} {
 		start := time.Now()
-		if err := a.Replace(ctx, []strategy.Strategy{{Name: name, ExecutionTime: 1000, PID: 3}}); err != nil {
+		if _, err := a.Replace(ctx, []strategy.Strategy{{Name: name, ExecutionTime: 1000, PID: 3}}); err != nil {
 			t.Fatal(err)
 		}
 		select {
