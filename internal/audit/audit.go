@@ -14,6 +14,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"slices"
 	"time"
 
@@ -125,9 +126,43 @@ type Query struct {
 	Limit int
 }
 
+// Bounds gives a store what to fetch for q, as Unix nanoseconds: records
+// with since <= At < until, where since is no earlier than now-maxAge
+// (older records are past retention; maxAge 0: no bound); at most fetch
+// of them, one more than q.Limit so Page can tell whether there are more,
+// or -1 for all.
+func (q Query) Bounds(now time.Time, maxAge time.Duration) (since, until int64, fetch int) {
+	since = math.MinInt64
+	if !q.Since.IsZero() {
+		since = q.Since.UnixNano()
+	}
+	if maxAge > 0 {
+		since = max(since, now.Add(-maxAge).UnixNano())
+	}
+	until = math.MaxInt64
+	if !q.Until.IsZero() {
+		until = q.Until.UnixNano()
+	}
+	fetch = -1
+	if q.Limit > 0 {
+		fetch = q.Limit + 1
+	}
+	return since, until, fetch
+}
+
+// Page cuts records fetched with Bounds to q.Limit and reports whether
+// there were more.
+func (q Query) Page(recs []Record) ([]Record, bool) {
+	if q.Limit > 0 && len(recs) > q.Limit {
+		return recs[:q.Limit], true
+	}
+	return recs, false
+}
+
 // Retention bounds what a store keeps: records older than MaxAge are
 // dropped, and of each outcome only the newest MaxCount are kept, so a
-// flood of refusals can never push a change record out.
+// flood of refusals can never push a change record out. A zero field is
+// no bound.
 type Retention struct {
 	MaxAge   time.Duration
 	MaxCount int

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store"
@@ -18,10 +19,13 @@ import (
 )
 
 // Options size the backend under test: it keeps at most MaxCount samples
-// no older than MaxAge, as measured by Now.
+// no older than MaxAge, and the audit records Audit allows, as measured by
+// Now. A backend with a periodic retention job should run it often (every
+// few tens of milliseconds) for the suite to see it work.
 type Options struct {
 	MaxCount int
 	MaxAge   time.Duration
+	Audit    audit.Retention
 	Now      func() time.Time
 }
 
@@ -189,6 +193,7 @@ func Run(t *testing.T, newBackend New) {
 			t.Errorf("Append on a cancelled context = %v", err)
 		}
 	})
+	t.Run("audit", func(t *testing.T) { testAudit(t, newBackend) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, newBackend) })
 	t.Run("changes", func(t *testing.T) { testChanges(t, newBackend) })
 }
@@ -226,6 +231,9 @@ func testLifecycle(t *testing.T, newBackend New) {
 	}
 	if list, _, err := b.Strategies().List(ctx); err != nil || len(list) != 1 {
 		t.Errorf("List after Run returned = %+v, %v", list, err)
+	}
+	if _, err := b.Audit().Append(ctx, refusal(t0, 401)); err != nil {
+		t.Errorf("audit Append after Run returned = %v", err)
 	}
 }
 
