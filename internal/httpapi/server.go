@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/auth"
 	"github.com/bss-api/bss-api/internal/health"
 )
@@ -37,6 +38,8 @@ type Config struct {
 	// Guard authenticates callers and applies each route's rule
 	// (optional: without one every caller is the anonymous operator).
 	Guard *auth.Guard
+	// Audit records refused writes and serves the audit trail.
+	Audit AuditTrail
 
 	Version string
 	Node    string
@@ -56,11 +59,12 @@ func New(cfg Config) http.Handler {
 	rs := responder{log: cfg.Logger}
 	obs := observer{rs: rs, metrics: newHTTPMetrics(cfg.Registry)}
 	index := &endpointList{}
+	audits := refusals{rec: cfg.Audit}
 	mux := http.NewServeMux()
 	for _, rt := range routeTable(cfg, rs, newETags(), index) {
 		ep := rt.endpoint()
 		index.all = append(index.all, ep)
-		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, rt.handler)))
+		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, audits, rt.handler)))
 	}
 	fallback := obs.wrap("unmatched", unmatched(mux, rs))
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,15 +142,21 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 
 // guarded applies rule to every request before next sees it: the caller
 // is authenticated and authorized by g, and its identity rides in the
-// request's context. A refused request reaches no handler, so it changes
-// nothing.
-func guarded(g *auth.Guard, rule auth.Rule, rs responder, next http.Handler) http.Handler {
+// request's context, with, for a write, what the audit trail records of
+// the request. A refused request reaches no handler, so it changes
+// nothing; a refused write is reported to audits.
+func guarded(g *auth.Guard, rule auth.Rule, rs responder, audits refusals, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := g.Check(r, rule)
 		if err != nil {
+			audits.refused(r, id, err)
 			rs.error(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+		ctx := auth.WithIdentity(r.Context(), id)
+		if isWrite(r.Method) {
+			ctx = audit.WithRequest(ctx, requestOf(r))
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
