@@ -19,6 +19,8 @@ type testServer struct {
 	// API performs requests whose responses are validated against the
 	// OpenAPI document.
 	API  *apitest.Client
+	// Logs is the server's log (JSON lines).
+	Logs *lineBuffer
 	done chan error
 	stop context.CancelFunc
 }
@@ -29,7 +31,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lineBuffer{}
-	srv := &testServer{done: make(chan error, 1), stop: cancel}
+	srv := &testServer{Logs: logs, done: make(chan error, 1), stop: cancel}
 	all := append([]string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node", "--data-dir=" + t.TempDir()}, args...)
 	addr := make(chan net.Addr, 1)
 	go func() {

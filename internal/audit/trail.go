@@ -182,7 +182,7 @@ func (t *Trail) write(ctx context.Context, rec Record, sum summary) {
 		t.log.LogAttrs(ctx, slog.LevelError, "audit record could not be stored", append(attrs, slog.Any("err", err))...)
 	} else {
 		t.recorded.WithLabelValues(string(rec.Outcome)).Inc()
-		attrs[0] = slog.Time("at", at)
+		attrs[0] = atAttr(at)
 	}
 	t.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }
@@ -190,7 +190,7 @@ func (t *Trail) write(ctx context.Context, rec Record, sum summary) {
 // logAttrs renders rec as the fields of its log line; "at" comes first.
 func logAttrs(rec Record, sum summary) []slog.Attr {
 	attrs := []slog.Attr{
-		slog.Time("at", rec.At),
+		atAttr(rec.At),
 		slog.String("node", rec.Node),
 		slog.String("outcome", string(rec.Outcome)),
 		slog.Int("status", rec.Status),
@@ -219,6 +219,10 @@ func logAttrs(rec Record, sum summary) []slog.Attr {
 	}
 	return attrs
 }
+
+// atAttr is a record's time as the API shows it, to the nanosecond (a
+// text log would round a time attribute to the millisecond).
+func atAttr(at time.Time) slog.Attr { return slog.String("at", at.UTC().Format(time.RFC3339Nano)) }
 
 // loggedNames keeps a log line short: the first maxLoggedNames names, then
 // how many more there are.

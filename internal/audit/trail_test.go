@@ -138,6 +138,9 @@ func TestTrailRecordsAChange(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d audit log lines, want 2:\n%s", len(lines), e.logs)
 	}
+	if lines[1]["at"] != recs[1].At.Format(time.RFC3339Nano) {
+		t.Errorf("log line at = %v, want the record's time to the nanosecond, %s", lines[1]["at"], recs[1].At.Format(time.RFC3339Nano))
+	}
 	for k, v := range map[string]any{"identity": "bob", "role": "operator", "credential": "token", "outcome": "allowed", "status": 200.0,
 		"route": "/api/v1/scheduling/strategies/definitions/{name}", "node": "node-a", "client": "10.0.0.9:41000", "before_count": 1.0} {
 		if lines[0][k] != v {
