@@ -100,7 +100,7 @@ func TestAuditTrailSQLite(t *testing.T) {
 			r.Change == nil || len(r.Change.After) != 1 || r.Change.After[0].Name != "loki" {
 			t.Errorf("the change = %+v", r)
 		}
-		if r := got[1]; r.Identity != "alice" || r.Role != "viewer" || r.Outcome != "denied" || r.Status != 403 || r.Method != "POST" {
+		if r := got[1]; r.Identity != "alice" || r.Role != "viewer" || r.Outcome != "denied" || r.Status != 403 || r.Method != http.MethodPost {
 			t.Errorf("the 403 = %+v", r)
 		}
 		if r := got[2]; r.Identity != "" || r.Credential != "none" || r.Outcome != "denied" || r.Status != 401 || r.Path != "/api/v1/scheduling/strategies/definitions/loki" {

@@ -18,7 +18,7 @@ type testServer struct {
 	URL string
 	// API performs requests whose responses are validated against the
 	// OpenAPI document.
-	API  *apitest.Client
+	API *apitest.Client
 	// Logs is the server's log (JSON lines).
 	Logs *lineBuffer
 	done chan error
