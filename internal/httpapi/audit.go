@@ -54,6 +54,13 @@ func requestOf(r *http.Request) audit.Request {
 	return audit.Request{Method: r.Method, Route: route, Path: r.URL.Path, Client: r.RemoteAddr}
 }
 
+// changeContext is the context a strategy write is made in: r's, which
+// carries the caller's identity, and what the audit trail records of r.
+// Only the strategy writes pay for it.
+func changeContext(r *http.Request) context.Context {
+	return audit.WithRequest(r.Context(), requestOf(r))
+}
+
 // presented names the credential an unauthenticated request sent.
 func presented(r *http.Request) auth.Method {
 	switch {

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 
-	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/auth"
 	"github.com/bss-api/bss-api/internal/health"
 )
@@ -142,8 +141,7 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 
 // guarded applies rule to every request before next sees it: the caller
 // is authenticated and authorized by g, and its identity rides in the
-// request's context, with, for a write, what the audit trail records of
-// the request. A refused request reaches no handler, so it changes
+// request's context. A refused request reaches no handler, so it changes
 // nothing; a refused write is reported to audits.
 func guarded(g *auth.Guard, rule auth.Rule, rs responder, audits refusals, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -153,10 +151,6 @@ func guarded(g *auth.Guard, rule auth.Rule, rs responder, audits refusals, next 
 			rs.error(w, r, err)
 			return
 		}
-		ctx := auth.WithIdentity(r.Context(), id)
-		if isWrite(r.Method) {
-			ctx = audit.WithRequest(ctx, requestOf(r))
-		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
 	})
 }
