@@ -77,16 +77,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
-	guard, authComponents, err := newGuard(cfg, reg, log)
+	now := time.Now
+	schedTokens, err := newSchedulerTokens(cfg, now, log)
 	if err != nil {
 		return usageError{err}
 	}
-	now := time.Now
+	guard, authComponents, err := newGuard(cfg, reg, log, schedTokens)
+	if err != nil {
+		return usageError{err}
+	}
 	st, err := openStore(ctx, cfg, now, log)
 	if err != nil {
 		return err
 	}
 	defer closeStore(st, log)
+	if err := useStoredSigningKey(ctx, cfg, schedTokens, st, log); err != nil {
+		return err
+	}
 	recorder := metrics.NewRecorder(st.History(), now)
 	if err := recorder.Prime(ctx); err != nil {
 		return err
@@ -147,6 +154,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Strategies: strategies,
 		Guard:      guard,
 		Audit:      trail,
+
+		SchedulerTokens: tokenIssuer(schedTokens),
+		TokenLimits:     httpapi.TokenLimits{PerSecond: cfg.TokenRate, Burst: cfg.TokenBurst},
 		Checks: []health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			{Name: "store", Critical: true, Probe: st.Health},

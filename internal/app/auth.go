@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 
 	"github.com/bss-api/bss-api/internal/auth"
 	"github.com/bss-api/bss-api/internal/config"
+	"github.com/bss-api/bss-api/internal/httpapi"
+	"github.com/bss-api/bss-api/internal/store"
 )
 
 // tokenFileReload is how often the token file is checked for changes.
@@ -16,12 +19,16 @@ const tokenFileReload = 2 * time.Second
 
 // newGuard builds the Guard from the configured credential methods, with
 // the components that keep them fresh. It reads the credential files, so
-// a bad one stops the server at start.
-func newGuard(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*auth.Guard, []component, error) {
+// a bad one stops the server at start. schedTokens, when not nil, are
+// tried first: they are recognised without any work.
+func newGuard(cfg config.Config, reg prometheus.Registerer, log *slog.Logger, schedTokens *auth.SchedulerTokens) (*auth.Guard, []component, error) {
 	var (
 		opts       = auth.GuardOptions{Registry: reg}
 		components []component
 	)
+	if schedTokens != nil {
+		opts.Tokens = append(opts.Tokens, schedTokens)
+	}
 	if cfg.TokenAuthFile != "" {
 		tf, err := auth.LoadTokenFile(cfg.TokenAuthFile, log.With("component", "auth"))
 		if err != nil {
@@ -35,4 +42,70 @@ func newGuard(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*
 		log.Info("static tokens", "file", cfg.TokenAuthFile, "entries", tf.Len())
 	}
 	return auth.NewGuard(opts), components, nil
+}
+
+// --- Scheduler tokens (POST /api/v1/auth/token) ---------------------------
+
+// schedulerKeySecret names the scheduler token signing key in the store.
+const schedulerKeySecret = "scheduler-token-signing-key"
+
+// newSchedulerTokens reads --scheduler-public-key-file and, for a fleet,
+// --scheduler-token-key-file. It returns nil when the token endpoint is
+// not enabled. Without a key file the tokens have no signing key until
+// useStoredSigningKey gives them the store's.
+func newSchedulerTokens(cfg config.Config, now func() time.Time, log *slog.Logger) (*auth.SchedulerTokens, error) {
+	if cfg.SchedulerPublicKeyFile == "" {
+		return nil, nil
+	}
+	pub, err := auth.ReadSchedulerPublicKey(cfg.SchedulerPublicKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	opts := auth.SchedulerTokenOptions{PublicKey: pub, TTL: cfg.SchedulerTokenTTL, Now: now, Logger: log.With("component", "auth")}
+	signingKey := "kept in the store"
+	if cfg.SchedulerTokenKeyFile != "" {
+		if opts.SigningKey, err = auth.ReadSigningKey(cfg.SchedulerTokenKeyFile); err != nil {
+			return nil, err
+		}
+		signingKey = cfg.SchedulerTokenKeyFile
+	}
+	tokens, err := auth.NewSchedulerTokens(opts)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("scheduler tokens: POST /api/v1/auth/token issues scheduler-role tokens to the holder of the public key",
+		"public_key", cfg.SchedulerPublicKeyFile, "fingerprint", tokens.Fingerprint(), "ttl", cfg.SchedulerTokenTTL, "signing_key", signingKey)
+	if !cfg.AuthKubernetes && cfg.TokenAuthFile == "" && cfg.TLSClientCAFile == "" {
+		log.Warn("scheduler tokens are the only credential method: nobody can read strategy definitions or change strategies; " +
+			"give operators credentials with --token-auth-file or --auth-kubernetes")
+	}
+	return tokens, nil
+}
+
+// useStoredSigningKey gives tokens the signing key kept in st (made on
+// first use) when no key file was given, so tokens outlive a restart and
+// every node on a shared PostgreSQL signs with the same key.
+func useStoredSigningKey(ctx context.Context, cfg config.Config, tokens *auth.SchedulerTokens, st store.Backend, log *slog.Logger) error {
+	if tokens == nil || cfg.SchedulerTokenKeyFile != "" {
+		return nil
+	}
+	key, err := st.Secret(ctx, schedulerKeySecret, auth.NewSigningKey)
+	if err != nil {
+		return fmt.Errorf("scheduler token signing key: %w", err)
+	}
+	if kind, _, _ := cfg.StoreKind(); kind == store.Memory {
+		log.Warn("scheduler tokens do not survive a restart with --store=memory: the signing key is lost, " +
+			"and schedulers, which ask again only after the expiry they were told, are refused until then; " +
+			"use a durable store or --scheduler-token-key-file")
+	}
+	return tokens.SetSigningKey(key)
+}
+
+// tokenIssuer is tokens for the HTTP layer: nil (the endpoint is not
+// enabled) when there are none, never a nil pointer in an interface.
+func tokenIssuer(tokens *auth.SchedulerTokens) httpapi.TokenIssuer {
+	if tokens == nil {
+		return nil
+	}
+	return tokens
 }

@@ -22,6 +22,14 @@ type TokenAuthenticator interface {
 	AuthenticateToken(ctx context.Context, token string) (id Identity, ok bool, err error)
 }
 
+// TokenOwner is implemented by a TokenAuthenticator whose tokens have a
+// form of their own. A token it owns is decided by it alone: the
+// authenticators after it never see it (a scheduler token must not reach
+// TokenReview).
+type TokenOwner interface {
+	OwnsToken(token string) bool
+}
+
 // CertificateAuthenticator turns a verified client certificate chain (leaf
 // first) into an identity.
 type CertificateAuthenticator interface {
@@ -39,7 +47,8 @@ type Authorizer interface {
 // GuardOptions configure a Guard. With no Tokens and no Certificates the
 // Guard is open: every caller is Anonymous.
 type GuardOptions struct {
-	// Tokens are tried in order; the first that accepts a token wins.
+	// Tokens are tried in order; the first that accepts a token wins, and
+	// a TokenOwner that refuses a token it owns ends the search.
 	Tokens       []TokenAuthenticator
 	Certificates CertificateAuthenticator // optional
 	// Authorizer decides for identities without a role; without one they
@@ -181,6 +190,9 @@ func (g *Guard) authenticate(r *http.Request) (Identity, error) {
 			if ok {
 				g.authn.WithLabelValues(string(id.Method), "success").Inc()
 				return id, nil
+			}
+			if o, isOwner := a.(TokenOwner); isOwner && o.OwnsToken(token) {
+				break
 			}
 		}
 		if len(failures) > 0 {

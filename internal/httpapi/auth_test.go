@@ -32,6 +32,15 @@ const (
 // guardedEnv is a test server whose Guard knows the three tokens above.
 func guardedEnv(t *testing.T) *testEnv {
 	t.Helper()
+	tf := testTokenFile(t)
+	return newTestEnv(t, newValidator(t), func(cfg *Config) {
+		cfg.Guard = auth.NewGuard(auth.GuardOptions{Tokens: []auth.TokenAuthenticator{tf}})
+	})
+}
+
+// testTokenFile is a token file with the three tokens above.
+func testTokenFile(t *testing.T) *auth.TokenFile {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "tokens.csv")
 	content := "# token,role,name\n" +
 		schedulerToken + ",scheduler,sched\n" +
@@ -44,9 +53,7 @@ func guardedEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newTestEnv(t, newValidator(t), func(cfg *Config) {
-		cfg.Guard = auth.NewGuard(auth.GuardOptions{Tokens: []auth.TokenAuthenticator{tf}})
-	})
+	return tf
 }
 
 func TestGuardedRoutes(t *testing.T) {

@@ -36,6 +36,7 @@ func routeTable(cfg Config, rs responder, tags etags, index *endpointList) []rou
 		{"GET /readyz", "Readiness probe; 503 while starting, stopping or a critical component is down", public, getReadiness(cfg.Gate, cfg.Checks, detail, now, rs)},
 		{"GET /metrics", "Prometheus metrics", need(auth.ReadPrometheus), promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})},
 		{"GET /api/v1/openapi.yaml", "OpenAPI 3 description of this API", need(auth.ReadOpenAPI), getOpenAPI(openapiYAML)},
+		{"POST /api/v1/auth/token", "Get a scheduler token by presenting the scheduler's public key", public, postToken(cfg.SchedulerTokens, cfg.TokenLimits, now, rs)},
 
 		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", need(auth.PostMetrics), postMetrics(cfg.Metrics, limit, now, rs)},
 		{"GET /api/v1/metrics", "Latest metrics sample", need(auth.ReadLatestMetrics), getLatestMetrics(cfg.Metrics, node, now, rs)},

@@ -39,6 +39,11 @@ type Config struct {
 	Guard *auth.Guard
 	// Audit records refused writes and serves the audit trail.
 	Audit AuditTrail
+	// SchedulerTokens issues tokens at POST /api/v1/auth/token (optional:
+	// without it that endpoint answers 404, not enabled). TokenLimits
+	// bound its requests per client address; required with it.
+	SchedulerTokens TokenIssuer
+	TokenLimits     TokenLimits
 
 	Version string
 	Node    string

@@ -19,8 +19,9 @@ import (
 )
 
 // Backend is one storage backend: the metric history, the strategy
-// definitions and the audit trail of this node, with their lifecycle. All its methods, and
-// those of the stores it returns, are safe for concurrent use.
+// definitions and the audit trail of this node, and the server's own
+// secrets, with their lifecycle. All its methods, and those of the stores
+// it returns, are safe for concurrent use.
 //
 // Ownership: slices passed to the stores are neither kept nor modified;
 // slices and strategies they return are copies that belong to the caller.
@@ -49,6 +50,18 @@ type Backend interface {
 	// Shared reports whether several nodes share the backend: each then
 	// sees only its own metric history, and all see the same strategies.
 	Shared() bool
+	// Secret returns the secret value called name. When there is none it
+	// stores what generate returns and returns that. Creation is atomic:
+	// of callers racing to create the same name (in this process or, on a
+	// shared database, on other nodes) one value wins and every caller
+	// gets it; generate may still have been called by each of them. When
+	// generate fails nothing is stored and its error is returned. A stored
+	// secret never changes. Values are kept as given, in the clear, so the
+	// data directory or database deserves the care of the secret itself;
+	// they live as long as the backend's data (the memory backend's die
+	// with the process). It works from Open to Close, whether or not Run
+	// is running. The returned slice is the caller's.
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
 	// Health reports whether the backend can serve; Down means reads and
 	// writes fail (with apperr.Unavailable) until it recovers. It returns
 	// within a few seconds whatever the backend's state.

@@ -1,5 +1,6 @@
 // Package memory is the in-process store (--store=memory): metric history
-// in a bounded ring and strategies in a slice; fast, and lost on exit.
+// in a bounded ring, strategies in a slice, secrets in a map; fast, and
+// lost on exit.
 package memory
 
 import (

@@ -11,14 +11,15 @@ import (
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
-// Store is the memory backend (--store=memory): a History, a Strategies
-// and an Audit, all lost when the process exits. It implements
-// store.Backend. Safe for concurrent use; it needs no Run for its writes,
-// which keep working after Run returned and even after Close.
+// Store is the memory backend (--store=memory): a History, a Strategies,
+// an Audit and the server's secrets, all lost when the process exits. It
+// implements store.Backend. Safe for concurrent use; it needs no Run for
+// its writes, which keep working after Run returned and even after Close.
 type Store struct {
 	history    *History
 	strategies Strategies
 	audit      *Audit
+	secrets    secrets
 }
 
 // New returns an empty memory backend whose history keeps at most

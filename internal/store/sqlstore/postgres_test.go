@@ -33,6 +33,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("two nodes", func(t *testing.T) { testTwoNodes(t, fresh(t)) })
 	t.Run("lost notification", func(t *testing.T) { testLostNotification(t, fresh(t)) })
 	t.Run("retention", func(t *testing.T) { testRetention(t, fresh(t)) })
+	t.Run("shared secret", func(t *testing.T) { testSharedSecret(t, fresh(t)) })
 	t.Run("layout stores every field", func(t *testing.T) {
 		checkLayoutStoresEveryField(t, openRunning(t, fresh(t), Options{Node: "a"}))
 	})

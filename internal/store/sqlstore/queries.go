@@ -18,6 +18,9 @@ type queries struct {
 	clearStrategies string
 	deleteStrategy  string // name
 	announce        string // channel, version; "" unless shared
+
+	getSecret string // name
+	addSecret string // name, value, created_at; does nothing if the name exists
 }
 
 func buildQueries(d dialect, sampleColumns string, shared bool) queries {
@@ -44,12 +47,15 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 		countStrategies: `SELECT count(*), coalesce(max(position), -1) + 1 FROM strategies`,
 		clearStrategies: `DELETE FROM strategies`,
 		deleteStrategy:  `DELETE FROM strategies WHERE name = ?`,
+
+		getSecret: `SELECT value FROM secrets WHERE name = ?`,
+		addSecret: `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
 	}
 	if shared {
 		q.announce = `SELECT pg_notify(?, ?)`
 	}
 	for _, s := range []*string{&q.rangeMetrics, &q.latestMetric, &q.retainAge, &q.retainCount,
-		&q.namedStrategy, &q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce} {
+		&q.namedStrategy, &q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce, &q.getSecret, &q.addSecret} {
 		*s = d.bind(*s)
 	}
 	return q

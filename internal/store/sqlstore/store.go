@@ -12,9 +12,10 @@
 // The files follow the entities: metrics.go (append, range, latest,
 // retention) with layout.go (which counters a stored sample holds, in
 // which order), strategies.go (list, replace, put, delete), audit.go (the
-// audit trail: append, range, retention), lifecycle.go
-// (open, run, close, health) with migrate.go, queries.go (the shared SQL),
-// and one file per database: sqlite.go, postgres.go, listen.go.
+// audit trail: append, range, retention), secrets.go (get or create),
+// lifecycle.go (open, run, close, health) with migrate.go, queries.go (the
+// shared SQL), and one file per database: sqlite.go, postgres.go,
+// listen.go.
 package sqlstore
 
 import (

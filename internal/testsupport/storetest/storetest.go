@@ -196,6 +196,7 @@ func Run(t *testing.T, newBackend New) {
 	t.Run("audit", func(t *testing.T) { testAudit(t, newBackend) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, newBackend) })
 	t.Run("changes", func(t *testing.T) { testChanges(t, newBackend) })
+	t.Run("secrets", func(t *testing.T) { testSecrets(t, newBackend) })
 }
 
 // storePair is the two stores of a backend.
