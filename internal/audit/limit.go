@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/bss-api/bss-api/internal/ratelimit"
 )
 
 // How many refusals are recorded one by one. Past these bounds refusals
@@ -19,90 +21,80 @@ const (
 	// burst of globalRefusalBurst).
 	globalRefusalRate  = 10
 	globalRefusalBurst = 50
-	// maxRefusalKeys bounds the clients and routes tracked apart; past it,
-	// new ones share one allowance until idle ones can be forgotten.
+	// maxRefusalKeys bounds the clients and routes tracked apart, both for
+	// their allowance and for their count of suppressed refusals.
 	maxRefusalKeys = 4096
 )
 
-// refusalKey is what one allowance is kept for: a client address (host)
-// and a route.
-type refusalKey struct {
-	client, route string
+// refusalKey is what one allowance is kept for: a client (its
+// ratelimit.ClientKey: an IPv4 address or an IPv6 /64) and a route.
+func refusalKey(remoteAddr, route string) string {
+	return ratelimit.ClientKey(remoteAddr) + " " + route
 }
 
-type allowance struct {
-	lim        *rate.Limiter
-	suppressed int // refusals not recorded since the last one that was
+// pending counts the refusals of one key not recorded since its last
+// record.
+type pending struct {
+	n    int
+	last time.Time
 }
 
 // refusalLimiter decides which refusals are recorded. Safe for concurrent
 // use; it never blocks.
 type refusalLimiter struct {
-	burst   int
-	every   time.Duration
-	maxKeys int
+	perKey *ratelimit.Limiter
+	idle   time.Duration // how long an allowance takes to fill again
 
-	mu        sync.Mutex
-	keys      map[refusalKey]*allowance
-	overflow  *allowance // shared by the keys that find keys full
-	global    *rate.Limiter
-	lastSweep time.Time
+	mu         sync.Mutex
+	global     *rate.Limiter
+	suppressed map[string]pending
+	maxKeys    int
+	lastSweep  time.Time
 }
 
 func newRefusalLimiter() *refusalLimiter {
 	return &refusalLimiter{
-		burst: refusalBurst, every: refusalEvery, maxKeys: maxRefusalKeys,
-		keys:   map[refusalKey]*allowance{},
-		global: rate.NewLimiter(globalRefusalRate, globalRefusalBurst),
+		perKey:     ratelimit.New(1/refusalEvery.Seconds(), refusalBurst, maxRefusalKeys),
+		idle:       refusalBurst * refusalEvery,
+		global:     rate.NewLimiter(globalRefusalRate, globalRefusalBurst),
+		suppressed: map[string]pending{},
+		maxKeys:    maxRefusalKeys,
 	}
 }
 
 // admit reports whether a refusal for key at now is recorded, and if so
 // how many of key's refusals were suppressed before it (the count then
-// starts again). A suppressed refusal is counted for the next one.
-func (l *refusalLimiter) admit(key refusalKey, now time.Time) (ok bool, suppressed int) {
+// starts again). A suppressed refusal is counted for key's next record,
+// as long as there is room to remember the count.
+func (l *refusalLimiter) admit(key string, now time.Time) (ok bool, suppressed int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.allowance(key, now)
-	if !a.lim.AllowN(now, 1) || !l.global.AllowN(now, 1) {
-		a.suppressed++
-		return false, 0
+	if ok, _ := l.perKey.Allow(key, now); ok && l.global.AllowN(now, 1) {
+		p := l.suppressed[key]
+		delete(l.suppressed, key)
+		return true, p.n
 	}
-	suppressed, a.suppressed = a.suppressed, 0
-	return true, suppressed
-}
-
-// allowance returns key's allowance, making one if the table has room.
-func (l *refusalLimiter) allowance(key refusalKey, now time.Time) *allowance {
-	if a, ok := l.keys[key]; ok {
-		return a
-	}
-	if len(l.keys) >= l.maxKeys && now.Sub(l.lastSweep) >= time.Second {
+	if _, ok := l.suppressed[key]; !ok && len(l.suppressed) >= l.maxKeys {
 		l.sweep(now)
 	}
-	if len(l.keys) >= l.maxKeys {
-		if l.overflow == nil {
-			l.overflow = l.newAllowance()
-		}
-		return l.overflow
+	if p, ok := l.suppressed[key]; ok || len(l.suppressed) < l.maxKeys {
+		l.suppressed[key] = pending{n: p.n + 1, last: now}
 	}
-	a := l.newAllowance()
-	l.keys[key] = a
-	return a
+	return false, 0
 }
 
-func (l *refusalLimiter) newAllowance() *allowance {
-	return &allowance{lim: rate.NewLimiter(rate.Every(l.every), l.burst)}
-}
-
-// sweep forgets the allowances that are as good as new: full again, with
-// nothing suppressed. At most once a second, so that a flood from ever
-// new addresses does not cost a sweep per request.
+// sweep forgets the counts of keys quiet for long enough to have a full
+// allowance again, at most once a second, so that a flood from ever new
+// addresses does not cost a sweep per request. Their refusals stay
+// counted in /metrics; only their next record will not say how many.
 func (l *refusalLimiter) sweep(now time.Time) {
+	if now.Sub(l.lastSweep) < time.Second {
+		return
+	}
 	l.lastSweep = now
-	for k, a := range l.keys {
-		if a.suppressed == 0 && a.lim.TokensAt(now) >= float64(l.burst) {
-			delete(l.keys, k)
+	for k, p := range l.suppressed {
+		if now.Sub(p.last) >= l.idle {
+			delete(l.suppressed, k)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -120,17 +119,14 @@ type Refusal struct {
 	Reason   string // what the caller was told
 }
 
-// Refused records a refused write. The refusals of one client address and
-// route are recorded one by one up to a burst of 10, then one a minute
-// (and at most 10 a second across all clients); those in between are
-// counted in bss_audit_refusals_suppressed_total and in the next record of
-// that client and route (Suppressed).
+// Refused records a refused write. The refusals of one client (an IPv4
+// address, or an IPv6 /64) and route are recorded one by one up to a
+// burst of 10, then one a minute (and at most 10 a second across all
+// clients); those in between are counted in
+// bss_audit_refusals_suppressed_total and in the next record of that
+// client and route (Suppressed).
 func (t *Trail) Refused(ctx context.Context, r Refusal) {
-	host := r.Request.Client
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	ok, suppressed := t.refusals.admit(refusalKey{client: host, route: r.Request.Route}, t.now())
+	ok, suppressed := t.refusals.admit(refusalKey(r.Request.Client, r.Request.Route), t.now())
 	if !ok {
 		t.suppressed.WithLabelValues(r.Request.Route).Inc()
 		return
