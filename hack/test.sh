@@ -85,8 +85,9 @@ go_tool() {
   printf '%s/%s' "$dir" "$name"
 }
 
-phase "apt packages" apt_install prometheus postgresql
-export BSS_PROMETHEUS_BIN=/usr/bin/prometheus
+# chromium: the CSRF and DNS-rebinding tests drive a real headless browser.
+phase "apt packages" apt_install prometheus postgresql chromium
+export BSS_PROMETHEUS_BIN=/usr/bin/prometheus BSS_CHROMIUM_BIN=/usr/bin/chromium
 
 # A real etcd + kube-apiserver, built from source once and cached by
 # version (13-26 minutes cold on 2 cores; instant when cached). It builds in

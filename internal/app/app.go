@@ -86,6 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return usageError{err}
 	}
+	tlsFiles, err := newTLS(cfg, log)
+	if err != nil {
+		return usageError{err}
+	}
 	st, err := openStore(ctx, cfg, now, log)
 	if err != nil {
 		return err
@@ -174,6 +178,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CORSOrigins:      cfg.CORSOrigins,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		MaxHistoryWindow: cfg.HistoryRetention,
+		AllowHost:        allowHost(cfg),
+		WriteRate:        cfg.WriteRate,
+		WriteBurst:       cfg.WriteBurst,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -187,6 +194,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// ones finish (Shutdown waits for them). A client that goes away
 		// still cancels its own request.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if tlsFiles != nil {
+		srv.TLSConfig = tlsFiles.Config()
 	}
 
 	// Listen before starting anything, so a port clash fails at once.
@@ -202,6 +212,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !cfg.HasCredentials() {
 		log.Warn("no credential method is configured: serving loopback only, and every caller there may change strategies",
 			"addrs", addrs)
+		if len(cfg.CORSOrigins) > 0 {
+			log.Warn("CORS origins are allowed with no credential method: pages of those origins can change strategies through a browser on this host",
+				"origins", cfg.CORSOrigins)
+		}
 	}
 	if listening != nil {
 		listening(addrs)
@@ -259,7 +273,13 @@ func listen(cfg config.Config, log *slog.Logger) ([]net.Listener, error) {
 func serve(ctx context.Context, srv *http.Server, lns []net.Listener, gate *health.Gate, timeout time.Duration, log *slog.Logger) error {
 	served := make(chan error, len(lns))
 	for _, ln := range lns {
-		go func() { served <- srv.Serve(ln) }()
+		go func() {
+			if srv.TLSConfig != nil {
+				served <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+				return
+			}
+			served <- srv.Serve(ln)
+		}()
 	}
 	gate.Set(true)
 	select {

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +14,7 @@ import (
 	"github.com/bss-api/bss-api/internal/config"
 	"github.com/bss-api/bss-api/internal/httpapi"
 	"github.com/bss-api/bss-api/internal/store"
+	"github.com/bss-api/bss-api/internal/tlsfiles"
 )
 
 // tokenFileReload is how often the token file is checked for changes.
@@ -41,6 +44,7 @@ func newGuard(cfg config.Config, reg prometheus.Registerer, log *slog.Logger, sc
 		}})
 		log.Info("static tokens", "file", cfg.TokenAuthFile, "entries", tf.Len())
 	}
+	opts.Certificates = certificateAuthenticator(opts, cfg) // TLS client certificates, below
 	return auth.NewGuard(opts), components, nil
 }
 
@@ -108,4 +112,62 @@ func tokenIssuer(tokens *auth.SchedulerTokens) httpapi.TokenIssuer {
 		return nil
 	}
 	return tokens
+}
+
+// --- TLS serving, client certificates, browser protections ---------------
+
+// newTLS loads the TLS files when the server serves HTTPS (nil when it
+// does not). A pair or CA file that does not load stops the server at
+// start; later changes are picked up by handshakes (tlsfiles).
+func newTLS(cfg config.Config, log *slog.Logger) (*tlsfiles.Server, error) {
+	if !cfg.TLS() {
+		return nil, nil
+	}
+	s, err := tlsfiles.Load(tlsfiles.Options{
+		CertFile:     cfg.TLSCertFile,
+		KeyFile:      cfg.TLSKeyFile,
+		ClientCAFile: cfg.TLSClientCAFile,
+		Logger:       log.With("component", "tls"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	leaf := s.Leaf()
+	log.Info("serving HTTPS (TLS 1.2 or later)", "cert", cfg.TLSCertFile, "subject", leaf.Subject.String(),
+		"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter, "client_ca", cfg.TLSClientCAFile)
+	return s, nil
+}
+
+// certificateAuthenticator is who vouches for verified client
+// certificates' roles: the token file when there is one (its lines with an
+// empty token give subjects roles), else nobody, and the identity carries
+// no role (only an Authorizer, SubjectAccessReview, can then allow it).
+func certificateAuthenticator(opts auth.GuardOptions, cfg config.Config) auth.CertificateAuthenticator {
+	if cfg.TLSClientCAFile == "" || opts.Certificates != nil {
+		return opts.Certificates
+	}
+	return subjectsOnly{}
+}
+
+// subjectsOnly identifies a certificate by its subject, with no role.
+type subjectsOnly struct{}
+
+func (subjectsOnly) AuthenticateCertificate(_ context.Context, chain []*x509.Certificate) (auth.Identity, bool, error) {
+	return auth.CertificateIdentity(chain, nil), true, nil
+}
+
+// allowHost is the Host check against DNS rebinding of a server without
+// credentials (nil, no check, with credentials): a rebinding page's
+// requests carry its DNS name. Loopback names and addresses pass; so does
+// any IP address when --insecure-listen-unauthenticated opened the server
+// to the network, since clients there reach it by address, and an address
+// is never a rebound name.
+func allowHost(cfg config.Config) func(host string) bool {
+	switch {
+	case cfg.HasCredentials():
+		return nil
+	case cfg.InsecureListenUnauthenticated:
+		return func(host string) bool { return config.IsLoopbackHost(host) || net.ParseIP(host) != nil }
+	}
+	return config.IsLoopbackHost
 }

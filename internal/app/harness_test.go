@@ -29,6 +29,18 @@ type testServer struct {
 // the defaults and stops it when the test ends. It waits for /readyz.
 func startServer(t *testing.T, env map[string]string, args ...string) *testServer {
 	t.Helper()
+	return startServerWith(t, env, nil, args...)
+}
+
+// startServerWith is startServer for a server that serves HTTPS when
+// client is not nil: its URL is then https, and client (which must trust
+// the server's certificate) polls it and makes srv.API's requests.
+func startServerWith(t *testing.T, env map[string]string, client *http.Client, args ...string) *testServer {
+	t.Helper()
+	scheme := "https"
+	if client == nil {
+		client, scheme = http.DefaultClient, "http"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lineBuffer{}
 	srv := &testServer{Logs: logs, done: make(chan error, 1), stop: cancel}
@@ -55,15 +67,15 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 	})
 	select {
 	case a := <-addr:
-		srv.URL = "http://" + a.String()
-		srv.API = apitest.NewClient(apitest.NewValidator(t), srv.URL, nil)
+		srv.URL = scheme + "://" + a.String()
+		srv.API = apitest.NewClient(apitest.NewValidator(t), srv.URL, client)
 	case err := <-srv.done:
 		t.Fatalf("server exited before listening: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not listen within 30s")
 	}
 	waitFor(t, 10*time.Second, "server ready", func() bool {
-		resp, err := http.Get(srv.URL + "/readyz")
+		resp, err := client.Get(srv.URL + "/readyz")
 		if err != nil {
 			return false
 		}

@@ -100,15 +100,17 @@ func (rs responder) error(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // readJSONBody reads a JSON request body within limit bytes. It answers 415
-// for a Content-Type other than application/json (none is read as JSON) and
-// 413 for a body over the limit.
+// unless the Content-Type is application/json, and 413 for a body over the
+// limit. Every handler that reads a body reads it here.
+//
+// A missing Content-Type is refused too: a browser sends a cross-site
+// request without a preflight only when its type is absent (a Blob),
+// text/plain or a form's, so requiring application/json makes every
+// cross-site write ask CORS first, and CORS admits no origin unless one is
+// configured.
 func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return nil, apperr.Errorf(apperr.Unsupported,
-				"Content-Type %q is not supported; send the body as application/json", ct)
-		}
+	if err := requireJSON(r); err != nil {
+		return nil, err
 	}
 	tooLarge := func() error { // built only when needed: this is every POST's path
 		return apperr.Errorf(apperr.TooLarge, "request body is larger than the limit of %d bytes", limit)
@@ -128,6 +130,22 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 		return nil, apperr.Wrap(apperr.Invalid, err, "could not read the request body")
 	}
 	return body, nil
+}
+
+// requireJSON returns an Unsupported error unless r's Content-Type is
+// application/json (parameters such as charset allowed).
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "application/json" {
+		return nil
+	}
+	if ct == "" {
+		return apperr.Errorf(apperr.Unsupported, "the Content-Type header is missing; send the body as application/json")
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return apperr.Errorf(apperr.Unsupported, "Content-Type %q is not supported; send the body as application/json", ct)
+	}
+	return nil
 }
 
 // readAll reads r to the end into a buffer sized for the expected length.

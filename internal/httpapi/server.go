@@ -51,6 +51,15 @@ type Config struct {
 
 	CORSOrigins  []string // allowed origins; none when empty
 	MaxBodyBytes int64
+	// AllowHost, when set, is asked about every request's Host (without
+	// its port) before any route; a host it refuses is answered 403. A
+	// server without credentials sets it against DNS rebinding.
+	AllowHost func(host string) bool
+	// WriteRate and WriteBurst limit each caller's strategy writes
+	// (POST, PUT and DELETE of strategies, and preview); 429 past them.
+	// Optional: a WriteRate of 0 sets no limit.
+	WriteRate  float64
+	WriteBurst int
 	// MaxHistoryWindow bounds the summary's window (optional; 0: no bound).
 	MaxHistoryWindow time.Duration
 }
@@ -64,11 +73,19 @@ func New(cfg Config) http.Handler {
 	obs := observer{rs: rs, metrics: newHTTPMetrics(cfg.Registry)}
 	index := &endpointList{}
 	audits := refusals{rec: cfg.Audit}
+	var writes *writeLimit
+	if cfg.WriteRate > 0 {
+		writes = newWriteLimit(cfg.WriteRate, max(cfg.WriteBurst, 1), cfg.Now)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range routeTable(cfg, rs, newETags(), index) {
 		ep := rt.endpoint()
 		index.all = append(index.all, ep)
-		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, audits, rt.handler)))
+		h := rt.handler
+		if writes != nil && isStrategyWrite(rt.rule) {
+			h = writes.wrap(rs, h)
+		}
+		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, audits, h)))
 	}
 	fallback := obs.wrap("unmatched", unmatched(mux, rs))
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,13 +95,18 @@ func New(cfg Config) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	if len(cfg.CORSOrigins) == 0 {
-		// No origin is allowed: no CORS headers at all, so a browser keeps
-		// other sites' pages from reading any answer. (rs/cors would read an
-		// empty list as "any origin".)
-		return root
+	var h http.Handler = root
+	if len(cfg.CORSOrigins) > 0 {
+		// Without origins there are no CORS headers at all, so a browser
+		// keeps other sites' pages from reading any answer and from sending
+		// anything that needs a preflight. (rs/cors would read an empty
+		// list as "any origin".)
+		h = corsMiddleware(cfg.CORSOrigins).Handler(root)
 	}
-	return corsMiddleware(cfg.CORSOrigins).Handler(root)
+	if cfg.AllowHost != nil {
+		h = checkHost(cfg.AllowHost, obs, h)
+	}
+	return h
 }
 
 func corsMiddleware(origins []string) *cors.Cors {
