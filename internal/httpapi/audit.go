@@ -79,10 +79,9 @@ type refusals struct{ rec refusalRecorder }
 // 401, 403 or 429 and r a write (any method but GET, HEAD and OPTIONS);
 // anything else it ignores. id is the caller as far as it is known: for a
 // 403 or 429 the identity the Guard established, for a 401 nothing (the
-// record then says what the request presented). Call it wherever a write
-// is refused before its handler runs: guarded does for 401 and 403, the
-// write rate limiter must for 429 (with auth.IdentityFrom(r.Context()) as
-// id when it runs after guarded).
+// record then says what the request presented). It is called wherever a
+// write is refused before its handler runs: by guarded (401, 403), the
+// write rate limit (429) and the Host check (403, through routed).
 func (a refusals) refused(r *http.Request, id auth.Identity, err error) {
 	if a.rec == nil || !isWrite(r.Method) {
 		return
@@ -96,6 +95,22 @@ func (a refusals) refused(r *http.Request, id auth.Identity, err error) {
 		return
 	}
 	a.rec.Refused(r.Context(), audit.Refusal{Identity: id, Request: requestOf(r), Status: status, Reason: apperr.MessageOf(err)})
+}
+
+// routed returns refused for requests refused before routing (the Host
+// check): a request that mux routes to a write is recorded with its
+// route, as the anonymous caller (nothing was authenticated); one that no
+// route matches is not a write of the API and is not recorded.
+func (a refusals) routed(mux *http.ServeMux) func(*http.Request, error) {
+	return func(r *http.Request, err error) {
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
+			return
+		}
+		rr := r.WithContext(r.Context()) // a copy, to name its route
+		rr.Pattern = pattern
+		a.refused(rr, auth.Identity{Method: auth.MethodNone}, err)
+	}
 }
 
 type auditResponse struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/bss-api/bss-api/internal/apperr"
 	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/auth"
+	"github.com/bss-api/bss-api/internal/config"
 	"github.com/bss-api/bss-api/internal/testsupport/contract"
 )
 
@@ -295,5 +297,68 @@ func TestRefusedTakesWhatALimiterReports(t *testing.T) {
 		Request: audit.Request{Method: "POST", Route: "/api/v1/scheduling/strategies", Path: "/api/v1/scheduling/strategies", Client: "192.0.2.1:5000"}}
 	if len(rec.got) != 1 || !reflect.DeepEqual(rec.got[0], want) {
 		t.Errorf("recorded %+v, want only %+v", rec.got, want)
+	}
+}
+
+// A strategy write refused by the rate limit is on record as a 429 of the
+// caller it limited.
+func TestAuditRecordsRateLimitedWrites(t *testing.T) {
+	env := limitedEnv(t) // two writes at once, and the clock stands still
+	for i := range 3 {
+		body := fmt.Sprintf(`{"strategies":[{"name":"s%d","execution_time":1000,"command_regex":"x"}]}`, i)
+		want := http.StatusOK
+		if i == 2 {
+			want = http.StatusTooManyRequests
+		}
+		if res := call(t, env, http.MethodPost, "/api/v1/scheduling/strategies", operatorToken, body); res.StatusCode != want {
+			t.Fatalf("write %d = %d %s, want %d", i, res.StatusCode, res.Body, want)
+		}
+	}
+	v := readAudit(t, env, viewerToken, "")
+	if len(v.Records) != 3 {
+		t.Fatalf("%d records, want 2 changes and a 429: %+v", len(v.Records), v.Records)
+	}
+	r := v.Records[2]
+	if r.Outcome != "denied" || r.Status != 429 || r.Identity != "bob" || r.Role != "operator" || r.Credential != "token" ||
+		r.Route != "/api/v1/scheduling/strategies" || !strings.Contains(r.Reason, "too many strategy writes") {
+		t.Errorf("the 429 = %+v", r)
+	}
+}
+
+// A write refused by the Host check (DNS rebinding, on a server without
+// credentials) is on record with its route; refused reads and requests
+// for no route are not.
+func TestAuditRecordsRefusedHosts(t *testing.T) {
+	cfg := newTestConfig(t, &fakeClock{now: start})
+	cfg.AllowHost = config.IsLoopbackHost
+	h := New(cfg)
+	do := func(method, path, host string) int {
+		var body io.Reader
+		if method != http.MethodGet {
+			body = strings.NewReader(`{"strategies":[]}`)
+		}
+		req := httptest.NewRequest(method, path, body)
+		req.Header.Set("Content-Type", "application/json")
+		req.Host = host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for _, r := range []struct{ method, path string }{
+		{http.MethodPost, "/api/v1/scheduling/strategies"},
+		{http.MethodGet, "/api/v1/scheduling/strategies/definitions"},
+		{http.MethodPost, "/no/such/path"},
+	} {
+		if code := do(r.method, r.path, "rebind.attacker.example"); code != http.StatusForbidden {
+			t.Fatalf("%s %s with a foreign Host = %d, want 403", r.method, r.path, code)
+		}
+	}
+	recs, _, err := cfg.Audit.Range(context.Background(), audit.Query{})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("records = %+v, %v; want the refused write only", recs, err)
+	}
+	if r := recs[0]; r.Outcome != audit.Denied || r.Status != 403 || r.Route != "/api/v1/scheduling/strategies" ||
+		r.Credential != auth.MethodNone || r.Identity != "" || !strings.Contains(r.Reason, "rebind.attacker.example") {
+		t.Errorf("the refused host = %+v", r)
 	}
 }

@@ -83,7 +83,7 @@ func New(cfg Config) http.Handler {
 		index.all = append(index.all, ep)
 		h := rt.handler
 		if writes != nil && isStrategyWrite(rt.rule) {
-			h = writes.wrap(rs, h)
+			h = writes.wrap(rs, audits, h)
 		}
 		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, audits, h)))
 	}
@@ -104,7 +104,7 @@ func New(cfg Config) http.Handler {
 		h = corsMiddleware(cfg.CORSOrigins).Handler(root)
 	}
 	if cfg.AllowHost != nil {
-		h = checkHost(cfg.AllowHost, obs, h)
+		h = checkHost(cfg.AllowHost, obs, audits.routed(mux), h)
 	}
 	return h
 }
