@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/buildinfo"
 	"github.com/bss-api/bss-api/internal/config"
 	"github.com/bss-api/bss-api/internal/health"
@@ -123,6 +124,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 50 * time.Millisecond, Now: now})
 
+	// The audit trail: strategy changes (recorded by the service) and
+	// refused writes (by the HTTP layer), in the store, one log line each.
+	trail := audit.NewTrail(audit.TrailOptions{
+		Store: st.Audit(), Node: cfg.NodeName, Logger: log, Registry: reg, Now: now,
+	})
+
 	resolver := strategy.NewResolver(strategy.ResolverOptions{
 		Store:    st.Strategies(),
 		Views:    view,
@@ -139,6 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Max:      cfg.MaxStrategies,
 		Node:     cfg.NodeName,
 		Shared:   st.Shared(),
+		Audit:    trail,
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})
@@ -153,6 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Resolution: resolver,
 		Strategies: strategies,
 		Guard:      guard,
+		Audit:      trail,
 
 		SchedulerTokens: tokenIssuer(schedTokens),
 		TokenLimits:     httpapi.TokenLimits{PerSecond: cfg.TokenRate, Burst: cfg.TokenBurst},

@@ -18,7 +18,9 @@ type testServer struct {
 	URL string
 	// API performs requests whose responses are validated against the
 	// OpenAPI document.
-	API  *apitest.Client
+	API *apitest.Client
+	// Logs is the server's log (JSON lines).
+	Logs *lineBuffer
 	done chan error
 	stop context.CancelFunc
 }
@@ -41,7 +43,7 @@ func startServerWith(t *testing.T, env map[string]string, client *http.Client, a
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lineBuffer{}
-	srv := &testServer{done: make(chan error, 1), stop: cancel}
+	srv := &testServer{Logs: logs, done: make(chan error, 1), stop: cancel}
 	all := append([]string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node", "--data-dir=" + t.TempDir()}, args...)
 	addr := make(chan net.Addr, 1)
 	go func() {

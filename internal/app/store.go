@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/config"
 	"github.com/bss-api/bss-api/internal/store"
 )
@@ -14,6 +15,7 @@ func openStore(ctx context.Context, cfg config.Config, now func() time.Time, log
 	kind, path, _ := cfg.StoreKind() // validated by config
 	return store.Open(ctx, kind, path, store.Options{
 		Node: cfg.NodeName, MaxAge: cfg.HistoryRetention, MaxCount: cfg.HistoryMaxSamples,
+		Audit:  audit.Retention{MaxAge: cfg.AuditRetention, MaxCount: cfg.AuditMaxEntries},
 		Logger: log, Now: now,
 	})
 }

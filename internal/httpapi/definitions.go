@@ -51,7 +51,7 @@ func postStrategies(svc strategyReplacer, limit int64, now func() time.Time, rs 
 			rs.error(w, r, err)
 			return
 		}
-		saved, err := svc.ReplaceAll(r.Context(), list)
+		saved, err := svc.ReplaceAll(changeContext(r), list)
 		if err != nil {
 			rs.error(w, r, err)
 			return
@@ -112,7 +112,7 @@ func putDefinition(svc definitionPutter, limit int64, now func() time.Time, rs r
 			return
 		}
 		st.Name = name
-		put, err := svc.Put(r.Context(), st)
+		put, err := svc.Put(changeContext(r), st)
 		if err != nil {
 			rs.error(w, r, err)
 			return
@@ -127,7 +127,7 @@ func putDefinition(svc definitionPutter, limit int64, now func() time.Time, rs r
 
 func deleteDefinition(svc definitionDeleter, now func() time.Time, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := svc.Delete(r.Context(), r.PathValue("name")); err != nil {
+		if err := svc.Delete(changeContext(r), r.PathValue("name")); err != nil {
 			rs.error(w, r, err)
 			return
 		}

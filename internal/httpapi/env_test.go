@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/memory"
@@ -46,8 +47,9 @@ type testEnv struct {
 }
 
 // newTestConfig returns a Config with a real recorder over an in-memory
-// history, a fresh registry, an open gate, the fake clock, and strategies
-// (see useStrategies) resolved until the test ends.
+// history, a fresh registry, an open gate, the fake clock, an audit trail
+// in memory, and strategies (see useStrategies) resolved until the test
+// ends.
 func newTestConfig(t testing.TB, clock *fakeClock) Config {
 	history := memory.NewHistory(100_000, 24*time.Hour, clock.Now)
 	recorder := metrics.NewRecorder(history, clock.Now)
@@ -55,12 +57,15 @@ func newTestConfig(t testing.TB, clock *fakeClock) Config {
 	reg.MustRegister(metrics.NewCollector(recorder, "test-node", time.Minute))
 	gate := &health.Gate{}
 	gate.Set(true)
+	trail := audit.NewTrail(audit.TrailOptions{Store: memory.NewAudit(audit.Retention{MaxAge: 24 * time.Hour, MaxCount: 1000}, clock.Now),
+		Node: "test-node", Registry: reg, Now: clock.Now})
 	cfg := Config{
 		Logger:   slog.New(slog.DiscardHandler),
 		Registry: reg,
 		Metrics:  recorder,
 		Pods:     newFakeIndex(fixtureSnapshot(1)),
 		Gate:     gate,
+		Audit:    trail,
 		Checks: []health.Check{{Name: "store", Critical: true, Probe: func(context.Context) health.Report {
 			return health.Report{State: health.OK, Detail: "memory"}
 		}}},
@@ -81,8 +86,9 @@ type strategySetup struct {
 }
 
 // useStrategies gives cfg strategies as internal/app wires them, over an
-// empty memory store: a service, and a resolver over cfg.Pods that runs
-// until the test ends, both on node cfg.Node.
+// empty memory store: a service that reports its changes to cfg.Audit, and
+// a resolver over cfg.Pods that runs until the test ends, both on node
+// cfg.Node.
 func useStrategies(t testing.TB, cfg *Config, o strategySetup) {
 	t.Helper()
 	store := &memory.Strategies{}
@@ -90,7 +96,7 @@ func useStrategies(t testing.TB, cfg *Config, o strategySetup) {
 		Node: cfg.Node, Debounce: time.Millisecond, Now: cfg.Now})
 	cfg.Resolution = resolver
 	cfg.Strategies = strategy.NewService(strategy.ServiceOptions{Store: store, Resolver: resolver, Max: 1000,
-		Node: cfg.Node, Shared: o.shared, Now: cfg.Now})
+		Node: cfg.Node, Shared: o.shared, Audit: cfg.Audit.(strategy.Auditor), Now: cfg.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- resolver.Run(ctx) }()

@@ -139,25 +139,40 @@ func getMetricsHistory(history historyReader, node string, now func() time.Time,
 
 // historyQuery parses a history query; durations count back from now.
 func historyQuery(v url.Values, now time.Time) (metrics.Query, error) {
-	q := metrics.Query{Limit: defaultHistoryLimit}
+	p, err := parseRange(v, now, defaultHistoryLimit, maxHistoryLimit)
+	return metrics.Query{Since: p.since, Until: p.until, Limit: p.limit}, err
+}
+
+// timeRange is a range query's parameters: since (inclusive), until
+// (exclusive), each zero when absent (unbounded), and a limit.
+type timeRange struct {
+	since, until time.Time
+	limit        int
+}
+
+// parseRange reads the since, until and limit parameters of a range
+// query; durations count back from now. An absent limit is def; a limit
+// must be from 1 to maxLimit.
+func parseRange(v url.Values, now time.Time, def, maxLimit int) (timeRange, error) {
+	p := timeRange{limit: def}
 	var err error
-	if q.Since, err = parseTimeParam(v, "since", now); err != nil {
-		return q, err
+	if p.since, err = parseTimeParam(v, "since", now); err != nil {
+		return p, err
 	}
-	if q.Until, err = parseTimeParam(v, "until", now); err != nil {
-		return q, err
+	if p.until, err = parseTimeParam(v, "until", now); err != nil {
+		return p, err
 	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
-		return q, apperr.Errorf(apperr.Invalid, "until: must be after since")
+	if !p.since.IsZero() && !p.until.IsZero() && !p.until.After(p.since) {
+		return p, apperr.Errorf(apperr.Invalid, "until: must be after since")
 	}
 	if raw := v.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxHistoryLimit {
-			return q, apperr.Errorf(apperr.Invalid, "limit: must be an integer from 1 to %d, got %q", maxHistoryLimit, raw)
+		if err != nil || n < 1 || n > maxLimit {
+			return p, apperr.Errorf(apperr.Invalid, "limit: must be an integer from 1 to %d, got %q", maxLimit, raw)
 		}
-		q.Limit = n
+		p.limit = n
 	}
-	return q, nil
+	return p, nil
 }
 
 // parseTimeParam reads an RFC3339 time, or a duration meaning "that long

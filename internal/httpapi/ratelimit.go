@@ -39,16 +39,20 @@ func newWriteLimit(perSecond float64, burst int, now func() time.Time) *writeLim
 }
 
 // wrap answers 429 (with Retry-After) to a caller past its rate of
-// strategy writes, before next sees the request. It runs after the Guard,
-// so a refused request costs nothing: the caller is the identity in the
-// request's context (method and name), or the client address for the
-// anonymous operator of a server without credentials.
-func (l *writeLimit) wrap(rs responder, next http.Handler) http.Handler {
+// strategy writes, before next sees the request, and reports the refusal
+// to audits. It runs after the Guard, so a refused request costs nothing:
+// the caller is the identity in the request's context (method and name),
+// or the client address for the anonymous operator of a server without
+// credentials.
+func (l *writeLimit) wrap(rs responder, audits refusals, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := l.callers.Allow(callerKey(r), l.now()); !ok {
-			rs.error(w, r, &apperr.Error{Code: apperr.TooMany, RetryAfter: wait,
+			err := &apperr.Error{Code: apperr.TooMany, RetryAfter: wait,
 				Message: fmt.Sprintf("too many strategy writes: at most %g a second (%d at once) per caller; retry in %d s",
-					l.perSecond, l.burst, int(math.Ceil(wait.Seconds())))})
+					l.perSecond, l.burst, int(math.Ceil(wait.Seconds())))}
+			id, _ := auth.IdentityFrom(r.Context())
+			audits.refused(r, id, err)
+			rs.error(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -50,6 +50,7 @@ func routeTable(cfg Config, rs responder, tags etags, index *endpointList) []rou
 		{"GET /api/v1/scheduling/strategies/explain", "For each resolved PID, every strategy that matched and the winner", need(auth.ExplainStrategies), getExplain(cfg.Strategies, now, rs)},
 		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", need(auth.ReadProcesses), getPodPIDs(cfg.Pods, node, tags, now, rs)},
 		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", need(auth.ReadHistory), getMetricsSummary(cfg.Metrics, cfg.MaxHistoryWindow, node, now, rs)},
+		{"GET /api/v1/audit", "Audit trail: strategy changes and refused writes, oldest first (?since=&until=&limit=)", need(auth.ReadAudit), getAudit(cfg.Audit, now, rs)},
 	}
 }
 

@@ -37,6 +37,8 @@ type Config struct {
 	// Guard authenticates callers and applies each route's rule
 	// (optional: without one every caller is the anonymous operator).
 	Guard *auth.Guard
+	// Audit records refused writes and serves the audit trail.
+	Audit AuditTrail
 	// SchedulerTokens issues tokens at POST /api/v1/auth/token (optional:
 	// without it that endpoint answers 404, not enabled). TokenLimits
 	// bound its requests per client address; required with it.
@@ -70,6 +72,7 @@ func New(cfg Config) http.Handler {
 	rs := responder{log: cfg.Logger}
 	obs := observer{rs: rs, metrics: newHTTPMetrics(cfg.Registry)}
 	index := &endpointList{}
+	audits := refusals{rec: cfg.Audit}
 	var writes *writeLimit
 	if cfg.WriteRate > 0 {
 		writes = newWriteLimit(cfg.WriteRate, max(cfg.WriteBurst, 1), cfg.Now)
@@ -80,9 +83,9 @@ func New(cfg Config) http.Handler {
 		index.all = append(index.all, ep)
 		h := rt.handler
 		if writes != nil && isStrategyWrite(rt.rule) {
-			h = writes.wrap(rs, h)
+			h = writes.wrap(rs, audits, h)
 		}
-		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, h)))
+		mux.Handle(rt.pattern, obs.wrap(ep.Method+" "+ep.Path, guarded(cfg.Guard, rt.rule, rs, audits, h)))
 	}
 	fallback := obs.wrap("unmatched", unmatched(mux, rs))
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +104,7 @@ func New(cfg Config) http.Handler {
 		h = corsMiddleware(cfg.CORSOrigins).Handler(root)
 	}
 	if cfg.AllowHost != nil {
-		h = checkHost(cfg.AllowHost, obs, h)
+		h = checkHost(cfg.AllowHost, obs, audits.routed(mux), h)
 	}
 	return h
 }
@@ -166,11 +169,12 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 // guarded applies rule to every request before next sees it: the caller
 // is authenticated and authorized by g, and its identity rides in the
 // request's context. A refused request reaches no handler, so it changes
-// nothing.
-func guarded(g *auth.Guard, rule auth.Rule, rs responder, next http.Handler) http.Handler {
+// nothing; a refused write is reported to audits.
+func guarded(g *auth.Guard, rule auth.Rule, rs responder, audits refusals, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := g.Check(r, rule)
 		if err != nil {
+			audits.refused(r, id, err)
 			rs.error(w, r, err)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/memory"
@@ -17,10 +18,10 @@ import (
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
-// Backend is one storage backend: the metric history and the strategy
-// definitions of this node, the server's own secrets, with their
-// lifecycle. All its methods, and
-// those of the stores it returns, are safe for concurrent use.
+// Backend is one storage backend: the metric history, the strategy
+// definitions and the audit trail of this node, and the server's own
+// secrets, with their lifecycle. All its methods, and those of the stores
+// it returns, are safe for concurrent use.
 //
 // Ownership: slices passed to the stores are neither kept nor modified;
 // slices and strategies they return are copies that belong to the caller.
@@ -39,6 +40,10 @@ type Backend interface {
 	History() metrics.History
 	// Strategies is the strategy store.
 	Strategies() strategy.Store
+	// Audit is the audit trail: on a shared backend, every node's records,
+	// each with its node. Its writes, like strategy writes, work without
+	// Run; Run's retention job prunes it.
+	Audit() audit.Store
 	// Changes tells of strategy changes made through other nodes; it is
 	// nil unless Shared.
 	Changes() strategy.ChangeSource
@@ -88,9 +93,10 @@ const (
 
 // Options configure a Backend.
 type Options struct {
-	Node     string        // this node's name, written on every metric row
-	MaxAge   time.Duration // metric retention by age
-	MaxCount int           // metric retention by count (of this node's rows)
+	Node     string          // this node's name, written on every metric row
+	MaxAge   time.Duration   // metric retention by age
+	MaxCount int             // metric retention by count (of this node's rows)
+	Audit    audit.Retention // audit trail retention
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -109,13 +115,13 @@ func Open(ctx context.Context, kind, path string, opts Options) (Backend, error)
 		opts.Now = time.Now
 	}
 	sqlOpts := sqlstore.Options{
-		Node: opts.Node, MaxAge: opts.MaxAge, MaxCount: opts.MaxCount,
+		Node: opts.Node, MaxAge: opts.MaxAge, MaxCount: opts.MaxCount, Audit: opts.Audit,
 		Logger: log.With("component", "store"), Now: opts.Now,
 	}
 	switch kind {
 	case Memory:
-		log.Warn("memory store: strategies and metric history are lost when the server stops", "store", Memory)
-		return memory.New(opts.MaxCount, opts.MaxAge, opts.Now), nil
+		log.Warn("memory store: strategies, metric history and the audit trail are lost when the server stops", "store", Memory)
+		return memory.New(opts.MaxCount, opts.MaxAge, opts.Now, opts.Audit), nil
 	case SQLite:
 		s, err := sqlstore.OpenSQLite(ctx, path, sqlOpts)
 		if err != nil {

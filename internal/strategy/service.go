@@ -26,8 +26,27 @@ type ServiceOptions struct {
 	// written without nodes is limited to this node (stamped with it)
 	// before it is stored. A store of one node needs no stamp.
 	Shared bool
+	// Audit records every committed write (optional).
+	Audit  Auditor
 	Logger *slog.Logger
 	Now    func() time.Time
+}
+
+// Auditor records the changes the service commits: the audit trail.
+type Auditor interface {
+	// StrategiesChanged records c, committed for the request ctx belongs
+	// to (whose identity it carries). It cannot fail the write, which
+	// stands: it deals with its own failures.
+	StrategiesChanged(ctx context.Context, c Change)
+}
+
+// Change is what one committed write changed: the definitions it
+// touched, as stored, before and after. ReplaceAll touches the whole
+// list; Put the named strategy (Before empty when Created); Delete the
+// named strategy (After empty).
+type Change struct {
+	Before, After []Strategy
+	Created       bool
 }
 
 // Stamp records that a write limited a pid strategy to nodes.
@@ -49,9 +68,11 @@ type Written struct {
 
 // Service writes and reads the stored strategies, and resolves lists on
 // demand (preview, explain). A write is validated, committed to the store,
-// and answered once the resolver has resolved it, so a GET after a
-// successful write reflects it; a write the store committed stands even
-// when reading it back fails (the resolver retries). The service holds no
+// reported to the auditor with what it replaced, and answered once the
+// resolver has resolved it, so a GET after a successful write reflects
+// it; a write the store committed stands even when reading it back, or
+// recording it, fails (the resolver retries; the auditor logs and counts
+// its failure). The service holds no
 // lock: concurrent writes are ordered by the store, their resolutions by
 // the resolver. Safe for concurrent use.
 type Service struct {
@@ -60,6 +81,7 @@ type Service struct {
 	max      int
 	node     string
 	shared   bool
+	audit    Auditor
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -73,7 +95,7 @@ func NewService(opts ServiceOptions) *Service {
 		opts.Now = time.Now
 	}
 	return &Service{store: opts.Store, resolver: opts.Resolver, max: opts.Max, node: opts.Node, shared: opts.Shared,
-		log: opts.Logger, now: opts.Now}
+		audit: opts.Audit, log: opts.Logger, now: opts.Now}
 }
 
 // stamp limits the pid strategies of list that name no nodes to this
@@ -108,6 +130,14 @@ func storeError(err error, what string) error {
 	return apperr.Wrap(apperr.Unavailable, err, "the strategy store cannot be "+what)
 }
 
+// committed records c with the auditor, if there is one. It runs before
+// the resolution, so a write is on record even if its resolution waits.
+func (s *Service) committed(ctx context.Context, c Change) {
+	if s.audit != nil {
+		s.audit.StrategiesChanged(ctx, c)
+	}
+}
+
 // resolve waits until the resolver has resolved a committed write. The
 // write stands whatever happens here: if the store cannot be read back,
 // the previous strategies stay in force and the resolver retries, so the
@@ -138,9 +168,11 @@ func (s *Service) ReplaceAll(ctx context.Context, list []Strategy) (Written, err
 	if err != nil {
 		return Written{}, err
 	}
-	if err := s.store.Replace(ctx, norm); err != nil {
+	before, err := s.store.Replace(ctx, norm)
+	if err != nil {
 		return Written{}, storeError(err, "written")
 	}
+	s.committed(ctx, Change{Before: before, After: norm})
 	s.resolve(ctx)
 	return Written{Strategies: norm, Stamped: stamped}, nil
 }
@@ -158,19 +190,26 @@ func (s *Service) Put(ctx context.Context, st Strategy) (Written, error) {
 	if err != nil {
 		return Written{}, err
 	}
-	created, err := s.store.Put(ctx, one[0], s.max)
+	prev, created, err := s.store.Put(ctx, one[0], s.max)
 	if err != nil {
 		return Written{}, storeError(err, "written")
 	}
+	c := Change{After: one, Created: created}
+	if !created {
+		c.Before = []Strategy{prev}
+	}
+	s.committed(ctx, c)
 	s.resolve(ctx)
 	return Written{Strategies: one, Stamped: stamped, Created: created}, nil
 }
 
 // Delete removes the named strategy, then resolves.
 func (s *Service) Delete(ctx context.Context, name string) error {
-	if err := s.store.Delete(ctx, name); err != nil {
+	prev, err := s.store.Delete(ctx, name)
+	if err != nil {
 		return storeError(err, "written")
 	}
+	s.committed(ctx, Change{Before: []Strategy{prev}})
 	s.resolve(ctx)
 	return nil
 }

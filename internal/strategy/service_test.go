@@ -315,7 +315,7 @@ func (s *yieldingStore) List(ctx context.Context) ([]Strategy, uint64, error) {
 	return list, v, err
 }
 
-func (s *yieldingStore) Put(ctx context.Context, st Strategy, max int) (bool, error) {
+func (s *yieldingStore) Put(ctx context.Context, st Strategy, max int) (Strategy, bool, error) {
 	runtime.Gosched()
 	return s.fakeStore.Put(ctx, st, max)
 }

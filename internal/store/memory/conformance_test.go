@@ -10,6 +10,6 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(_ *testing.T, o storetest.Options) store.Backend {
-		return memory.New(o.MaxCount, o.MaxAge, o.Now)
+		return memory.New(o.MaxCount, o.MaxAge, o.Now, o.Audit)
 	})
 }

@@ -5,25 +5,28 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/strategy"
 )
 
-// Store is the memory backend (--store=memory): a History, a Strategies
-// and the server's secrets, all lost when the process exits. It implements
-// store.Backend. Safe for concurrent use; it needs no Run for its writes,
-// which keep working after Run returned and even after Close.
+// Store is the memory backend (--store=memory): a History, a Strategies,
+// an Audit and the server's secrets, all lost when the process exits. It
+// implements store.Backend. Safe for concurrent use; it needs no Run for
+// its writes, which keep working after Run returned and even after Close.
 type Store struct {
 	history    *History
 	strategies Strategies
+	audit      *Audit
 	secrets    secrets
 }
 
 // New returns an empty memory backend whose history keeps at most
-// maxCount records no older than maxAge, as measured by now.
-func New(maxCount int, maxAge time.Duration, now func() time.Time) *Store {
-	return &Store{history: NewHistory(maxCount, maxAge, now)}
+// maxCount records no older than maxAge, and whose audit trail keeps what
+// auditKeep allows, as measured by now.
+func New(maxCount int, maxAge time.Duration, now func() time.Time, auditKeep audit.Retention) *Store {
+	return &Store{history: NewHistory(maxCount, maxAge, now), audit: NewAudit(auditKeep, now)}
 }
 
 // History returns the metric history.
@@ -31,6 +34,9 @@ func (s *Store) History() metrics.History { return s.history }
 
 // Strategies returns the strategy store.
 func (s *Store) Strategies() strategy.Store { return &s.strategies }
+
+// Audit returns the audit trail.
+func (s *Store) Audit() audit.Store { return s.audit }
 
 // Changes returns nil: nothing else writes to process memory.
 func (s *Store) Changes() strategy.ChangeSource { return nil }

@@ -28,43 +28,46 @@ func (m *Strategies) List(context.Context) ([]strategy.Strategy, uint64, error) 
 }
 
 // Replace implements strategy.Store.
-func (m *Strategies) Replace(_ context.Context, list []strategy.Strategy) error {
+func (m *Strategies) Replace(_ context.Context, list []strategy.Strategy) ([]strategy.Strategy, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	before := m.list // never modified in place: every write makes a new slice
 	m.list = slices.Clone(list)
 	m.version++
-	return nil
+	return before, nil
 }
 
 // Put implements strategy.Store.
-func (m *Strategies) Put(_ context.Context, s strategy.Strategy, max int) (bool, error) {
+func (m *Strategies) Put(_ context.Context, s strategy.Strategy, max int) (strategy.Strategy, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range m.list {
 		if m.list[i].Name == s.Name {
+			prev := m.list[i]
 			m.list = slices.Clone(m.list)
 			m.list[i] = s
 			m.version++
-			return false, nil
+			return prev, false, nil
 		}
 	}
 	if len(m.list) >= max {
-		return false, apperr.Errorf(apperr.Invalid, "strategies: %d stored, at most %d allowed", len(m.list), max)
+		return strategy.Strategy{}, false, apperr.Errorf(apperr.Invalid, "strategies: %d stored, at most %d allowed", len(m.list), max)
 	}
 	m.list = append(slices.Clone(m.list), s)
 	m.version++
-	return true, nil
+	return strategy.Strategy{}, true, nil
 }
 
 // Delete implements strategy.Store.
-func (m *Strategies) Delete(_ context.Context, name string) error {
+func (m *Strategies) Delete(_ context.Context, name string) (strategy.Strategy, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := slices.IndexFunc(m.list, func(s strategy.Strategy) bool { return s.Name == name })
 	if i < 0 {
-		return apperr.Errorf(apperr.NotFound, "no strategy named %q", name)
+		return strategy.Strategy{}, apperr.Errorf(apperr.NotFound, "no strategy named %q", name)
 	}
+	prev := m.list[i]
 	m.list = slices.Delete(slices.Clone(m.list), i, i+1)
 	m.version++
-	return nil
+	return prev, nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bss-api/bss-api/internal/store"
 	"github.com/bss-api/bss-api/internal/store/sqlstore"
@@ -14,7 +15,8 @@ import (
 )
 
 func options(o storetest.Options) sqlstore.Options {
-	return sqlstore.Options{Node: "n1", MaxCount: o.MaxCount, MaxAge: o.MaxAge, Now: o.Now}
+	// The retention job runs often, so the suite sees it work.
+	return sqlstore.Options{Node: "n1", MaxCount: o.MaxCount, MaxAge: o.MaxAge, Audit: o.Audit, Now: o.Now, RetainEvery: 20 * time.Millisecond}
 }
 
 func TestSQLiteConformance(t *testing.T) {

@@ -40,6 +40,7 @@ func open(ctx context.Context, d dialect, write, read *sql.DB, listen *listener,
 		}
 	}
 	s.q = buildQueries(d, d.sampleColumns(s.layout), listen != nil)
+	s.aq = buildAuditQueries(d)
 	s.group = groupcommit.New(s.commit)
 	if listen != nil {
 		listen.log, listen.version = s.log, s.version
@@ -54,9 +55,9 @@ func open(ctx context.Context, d dialect, write, read *sql.DB, listen *listener,
 	return s, nil
 }
 
-// Run commits metric appends in groups, enforces retention and, on a
-// shared database, listens for strategy changes made through other nodes,
-// until ctx is cancelled. Appends still queued then, and made after, fail
+// Run commits metric appends in groups, enforces the retention of metrics
+// and audit records and, on a shared database, listens for strategy
+// changes made through other nodes, until ctx is cancelled. Appends still queued then, and made after, fail
 // with apperr.Unavailable. It returns after every goroutine it started
 // has stopped.
 func (s *Store) Run(ctx context.Context) error {
@@ -75,6 +76,9 @@ func (s *Store) Run(ctx context.Context) error {
 		case <-tick.C:
 			if err := s.retain(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("metric retention failed", "err", err)
+			}
+			if err := s.retainAudit(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("audit retention failed", "err", err)
 			}
 		}
 	}

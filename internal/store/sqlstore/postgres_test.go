@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/strategy"
@@ -148,7 +149,7 @@ func testTwoNodes(t *testing.T, dsn string) {
 	// second one travels by NOTIFY (or the 1 s re-read).
 	for i, name := range []string{"w", "x"} {
 		start := time.Now()
-		if err := a.Replace(ctx, []strategy.Strategy{{Name: name, ExecutionTime: 1000, PID: 3}}); err != nil {
+		if _, err := a.Replace(ctx, []strategy.Strategy{{Name: name, ExecutionTime: 1000, PID: 3}}); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -182,6 +183,20 @@ func testTwoNodes(t *testing.T, dsn string) {
 	}
 	if last, ok, err := b.Latest(ctx); err != nil || !ok || !last.ReceivedAt.Equal(same) {
 		t.Errorf("node b's Latest = %+v, %v, %v", last, ok, err)
+	}
+
+	// The audit trail is every node's: both see both records, each with
+	// its node, even when the two were made in the same nanosecond.
+	for _, s := range []*Store{a, b} {
+		if _, err := s.Audit().Append(ctx, audit.Record{At: same, Node: s.opts.Node, Outcome: audit.Denied, Status: 403}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*Store{a, b} {
+		got, _, err := s.Audit().Range(ctx, audit.Query{})
+		if err != nil || len(got) != 2 || got[0].Node != "a" || got[1].Node != "b" || !got[0].At.Equal(same) || !got[1].At.Equal(same.Add(time.Nanosecond)) {
+			t.Errorf("node %s's audit records = %+v, %v; want a's, then b's a nanosecond later", s.opts.Node, got, err)
+		}
 	}
 }
 

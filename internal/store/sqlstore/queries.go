@@ -11,6 +11,7 @@ type queries struct {
 	version         string
 	bumpVersion     string // returns the new version
 	listStrategies  string
+	namedStrategy   string // name
 	insertStrategy  string // position, name, body
 	updateStrategy  string // body, name
 	countStrategies string // count, next position
@@ -40,6 +41,7 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 		version:         `SELECT value FROM counters WHERE name = 'strategies_version'`,
 		bumpVersion:     `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version' RETURNING value`,
 		listStrategies:  `SELECT body FROM strategies ORDER BY position`,
+		namedStrategy:   `SELECT body FROM strategies WHERE name = ?`,
 		insertStrategy:  `INSERT INTO strategies (position, name, body) VALUES (?, ?, ?)`,
 		updateStrategy:  `UPDATE strategies SET body = ? WHERE name = ?`,
 		countStrategies: `SELECT count(*), coalesce(max(position), -1) + 1 FROM strategies`,
@@ -53,7 +55,7 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 		q.announce = `SELECT pg_notify(?, ?)`
 	}
 	for _, s := range []*string{&q.rangeMetrics, &q.latestMetric, &q.retainAge, &q.retainCount,
-		&q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce, &q.getSecret, &q.addSecret} {
+		&q.namedStrategy, &q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce, &q.getSecret, &q.addSecret} {
 		*s = d.bind(*s)
 	}
 	return q

@@ -1,5 +1,5 @@
-// Package sqlstore is the SQL store: metric history and strategy
-// definitions in SQLite (the embedded default, one file per node) or in
+// Package sqlstore is the SQL store: metric history, strategy
+// definitions and the audit trail in SQLite (the embedded default, one file per node) or in
 // PostgreSQL (one database that several nodes share). Both databases run
 // the same code; what differs between them is a dialect, and dialect.go
 // states every difference and its reason.
@@ -11,10 +11,11 @@
 //
 // The files follow the entities: metrics.go (append, range, latest,
 // retention) with layout.go (which counters a stored sample holds, in
-// which order), strategies.go (list, replace, put, delete), secrets.go
-// (get or create), lifecycle.go (open, run, close, health) with
-// migrate.go, queries.go (the shared SQL), and one file per database:
-// sqlite.go, postgres.go, listen.go.
+// which order), strategies.go (list, replace, put, delete), audit.go (the
+// audit trail: append, range, retention), secrets.go (get or create),
+// lifecycle.go (open, run, close, health) with migrate.go, queries.go (the
+// shared SQL), and one file per database: sqlite.go, postgres.go,
+// listen.go.
 package sqlstore
 
 import (
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/groupcommit"
 	"github.com/bss-api/bss-api/internal/strategy"
@@ -35,19 +37,22 @@ type Options struct {
 	MaxAge      time.Duration // metric retention by age
 	MaxCount    int           // metric retention by rows (of this node)
 	RetainEvery time.Duration // period of the retention job; default 1 min
-	Logger      *slog.Logger  // default: discard
-	Now         func() time.Time
+	// Audit bounds the audit trail, which on a shared database holds the
+	// records of every node.
+	Audit  audit.Retention
+	Logger *slog.Logger // default: discard
+	Now    func() time.Time
 	// targetVersion stops migrations early; tests use it to build a
 	// database of an older schema. Such a store is only good for writing
 	// rows of that schema by hand and closing it.
 	targetVersion int
 }
 
-// Store is metric history and strategies in one SQL database. It
-// implements metrics.History, strategy.Store, strategy.ChangeSource and
-// store.Backend; see store.Backend for the lifecycle (Run must be running
-// for appends to complete; Close after Run returned). Safe for concurrent
-// use.
+// Store is metric history, strategies and the audit trail in one SQL
+// database. It implements metrics.History, strategy.Store,
+// strategy.ChangeSource and store.Backend (its audit.Store is Audit());
+// see store.Backend for the lifecycle (Run must be running for appends to
+// complete; Close after Run returned). Safe for concurrent use.
 type Store struct {
 	opts   Options
 	log    *slog.Logger
@@ -55,6 +60,7 @@ type Store struct {
 	write  *sql.DB // migrations, strategy writes; SQLite: its one writer connection
 	read   *sql.DB // reads; PostgreSQL: the same pool as write
 	q      queries
+	aq     auditQueries
 	layout []metrics.Field // the counters a stored sample holds, in stored order
 	schema int             // schema version after migrating
 	group  *groupcommit.Committer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -115,9 +116,38 @@ func (s *Store) insertStrategy(ctx context.Context, tx *sql.Tx, pos int, st stra
 	return err
 }
 
+// listIn reads the strategies in tx, in order.
+func (s *Store) listIn(ctx context.Context, tx *sql.Tx) ([]strategy.Strategy, error) {
+	rows, err := tx.QueryContext(ctx, s.q.listStrategies)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanStrategies(rows, func(err error) error { return err })
+}
+
+// named reads the strategy called name in tx; found is false when there
+// is none.
+func (s *Store) named(ctx context.Context, tx *sql.Tx, name string) (st strategy.Strategy, found bool, err error) {
+	var body string
+	switch err := tx.QueryRowContext(ctx, s.q.namedStrategy, name).Scan(&body); {
+	case errors.Is(err, sql.ErrNoRows):
+		return strategy.Strategy{}, false, nil
+	case err != nil:
+		return strategy.Strategy{}, false, err
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		return strategy.Strategy{}, false, fmt.Errorf("stored strategy %q is damaged: %w", name, err)
+	}
+	return st, true, nil
+}
+
 // Replace implements strategy.Store.
-func (s *Store) Replace(ctx context.Context, list []strategy.Strategy) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) Replace(ctx context.Context, list []strategy.Strategy) (before []strategy.Strategy, err error) {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		if before, err = s.listIn(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, s.q.clearStrategies); err != nil {
 			return err
 		}
@@ -128,25 +158,27 @@ func (s *Store) Replace(ctx context.Context, list []strategy.Strategy) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return before, nil
 }
 
 // Put implements strategy.Store. created is false whenever err is not nil.
-func (s *Store) Put(ctx context.Context, st strategy.Strategy, max int) (created bool, err error) {
+func (s *Store) Put(ctx context.Context, st strategy.Strategy, max int) (prev strategy.Strategy, created bool, err error) {
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		body, err := json.Marshal(st)
+		old, found, err := s.named(ctx, tx, st.Name)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.q.updateStrategy, string(body), st.Name)
-		if err != nil {
+		if found {
+			body, err := json.Marshal(st)
+			if err != nil {
+				return err
+			}
+			prev = old
+			_, err = tx.ExecContext(ctx, s.q.updateStrategy, string(body), st.Name)
 			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 1 {
-			return nil
 		}
 		var count, next int
 		if err := tx.QueryRowContext(ctx, s.q.countStrategies).Scan(&count, &next); err != nil {
@@ -159,25 +191,27 @@ func (s *Store) Put(ctx context.Context, st strategy.Strategy, max int) (created
 		return s.insertStrategy(ctx, tx, next, st)
 	})
 	if err != nil {
-		return false, err
+		return strategy.Strategy{}, false, err
 	}
-	return created, nil
+	return prev, created, nil
 }
 
 // Delete implements strategy.Store.
-func (s *Store) Delete(ctx context.Context, name string) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.deleteStrategy, name)
+func (s *Store) Delete(ctx context.Context, name string) (prev strategy.Strategy, err error) {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		old, found, err := s.named(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
+		if !found {
 			return apperr.Errorf(apperr.NotFound, "no strategy named %q", name)
 		}
-		return nil
+		prev = old
+		_, err = tx.ExecContext(ctx, s.q.deleteStrategy, name)
+		return err
 	})
+	if err != nil {
+		return strategy.Strategy{}, err
+	}
+	return prev, nil
 }

@@ -6,10 +6,12 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store"
@@ -17,10 +19,13 @@ import (
 )
 
 // Options size the backend under test: it keeps at most MaxCount samples
-// no older than MaxAge, as measured by Now.
+// no older than MaxAge, and the audit records Audit allows, as measured by
+// Now. A backend with a periodic retention job should run it often (every
+// few tens of milliseconds) for the suite to see it work.
 type Options struct {
 	MaxCount int
 	MaxAge   time.Duration
+	Audit    audit.Retention
 	Now      func() time.Time
 }
 
@@ -135,41 +140,45 @@ func Run(t *testing.T, newBackend New) {
 		}
 		a := strategy.Strategy{Name: "a", Priority: true, ExecutionTime: 1000, PID: 7}
 		b := strategy.Strategy{Name: "b", ExecutionTime: 2000, CommandRegex: "x", Threads: true, Namespaces: []string{"n"}}
-		if err := s.Strategies.Replace(ctx, []strategy.Strategy{a, b}); err != nil {
-			t.Fatal(err)
+		if before, err := s.Strategies.Replace(ctx, []strategy.Strategy{a, b}); err != nil || len(before) != 0 {
+			t.Fatalf("Replace on empty = %+v, %v; want nothing replaced", before, err)
 		}
 		list, v1, _ := s.Strategies.List(ctx)
 		if len(list) != 2 || list[0].Name != "a" || list[1].Name != "b" || !list[1].Threads || list[1].Namespaces[0] != "n" || v1 == v0 {
 			t.Fatalf("after Replace: %+v v%d", list, v1)
 		}
 		c := strategy.Strategy{Name: "c", ExecutionTime: 3000, PID: 9}
-		if created, err := s.Strategies.Put(ctx, c, 3); err != nil || !created {
-			t.Fatalf("Put new = %v, %v", created, err)
+		if prev, created, err := s.Strategies.Put(ctx, c, 3); err != nil || !created || !reflect.DeepEqual(prev, strategy.Strategy{}) {
+			t.Fatalf("Put new = %+v, %v, %v; want created, nothing replaced", prev, created, err)
 		}
 		a2 := a
 		a2.ExecutionTime = 5000
-		if created, err := s.Strategies.Put(ctx, a2, 3); err != nil || created {
-			t.Fatalf("Put existing = %v, %v", created, err)
+		if prev, created, err := s.Strategies.Put(ctx, a2, 3); err != nil || created || !reflect.DeepEqual(prev, a) {
+			t.Fatalf("Put existing = %+v, %v, %v; want %+v replaced", prev, created, err, a)
 		}
-		if created, err := s.Strategies.Put(ctx, strategy.Strategy{Name: "d", ExecutionTime: 1000, PID: 1}, 3); apperr.CodeOf(err) != apperr.Invalid || created {
+		if _, created, err := s.Strategies.Put(ctx, strategy.Strategy{Name: "d", ExecutionTime: 1000, PID: 1}, 3); apperr.CodeOf(err) != apperr.Invalid || created {
 			t.Errorf("Put over the bound = %v, %v; want not created, Invalid", created, err)
 		}
 		list, _, _ = s.Strategies.List(ctx)
 		if len(list) != 3 || list[0].ExecutionTime != 5000 || list[2].Name != "c" {
 			t.Errorf("order after puts: %+v", list)
 		}
-		if err := s.Strategies.Delete(ctx, "b"); err != nil {
-			t.Fatal(err)
+		if prev, err := s.Strategies.Delete(ctx, "b"); err != nil || !reflect.DeepEqual(prev, b) {
+			t.Fatalf("Delete = %+v, %v; want %+v", prev, err, b)
 		}
-		if err := s.Strategies.Delete(ctx, "b"); apperr.CodeOf(err) != apperr.NotFound {
+		if _, err := s.Strategies.Delete(ctx, "b"); apperr.CodeOf(err) != apperr.NotFound {
 			t.Errorf("Delete missing = %v", err)
 		}
 		list, _, _ = s.Strategies.List(ctx)
 		if len(list) != 2 || list[0].Name != "a" || list[1].Name != "c" {
 			t.Errorf("after delete: %+v", list)
 		}
-		if err := s.Strategies.Replace(ctx, nil); err != nil {
+		before, err := s.Strategies.Replace(ctx, nil)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if want := []strategy.Strategy{a2, c}; !reflect.DeepEqual(before, want) {
+			t.Errorf("Replace(nil) replaced %+v, want %+v", before, want)
 		}
 		if list, _, _ := s.Strategies.List(ctx); len(list) != 0 {
 			t.Errorf("Replace(nil) left %+v", list)
@@ -184,6 +193,7 @@ func Run(t *testing.T, newBackend New) {
 			t.Errorf("Append on a cancelled context = %v", err)
 		}
 	})
+	t.Run("audit", func(t *testing.T) { testAudit(t, newBackend) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, newBackend) })
 	t.Run("changes", func(t *testing.T) { testChanges(t, newBackend) })
 	t.Run("secrets", func(t *testing.T) { testSecrets(t, newBackend) })
@@ -210,7 +220,7 @@ func testLifecycle(t *testing.T, newBackend New) {
 	if (b.Changes() != nil) != b.Shared() {
 		t.Errorf("Changes() = %v with Shared() = %v; want a change source exactly when shared", b.Changes(), b.Shared())
 	}
-	if err := b.Strategies().Replace(ctx, []strategy.Strategy{{Name: "a", ExecutionTime: 1000, PID: 7}}); err != nil {
+	if _, err := b.Strategies().Replace(ctx, []strategy.Strategy{{Name: "a", ExecutionTime: 1000, PID: 7}}); err != nil {
 		t.Fatal(err)
 	}
 	b.stop()
@@ -222,6 +232,9 @@ func testLifecycle(t *testing.T, newBackend New) {
 	}
 	if list, _, err := b.Strategies().List(ctx); err != nil || len(list) != 1 {
 		t.Errorf("List after Run returned = %+v, %v", list, err)
+	}
+	if _, err := b.Audit().Append(ctx, refusal(t0, 401)); err != nil {
+		t.Errorf("audit Append after Run returned = %v", err)
 	}
 }
 
@@ -235,7 +248,7 @@ func testChanges(t *testing.T, newBackend New) {
 	}
 	changes, stop := b.Changes().SubscribeStrategies()
 	defer stop()
-	if err := b.Strategies().Replace(ctx, []strategy.Strategy{{Name: "a", ExecutionTime: 1000, PID: 7}}); err != nil {
+	if _, err := b.Strategies().Replace(ctx, []strategy.Strategy{{Name: "a", ExecutionTime: 1000, PID: 7}}); err != nil {
 		t.Fatal(err)
 	}
 	select {
