@@ -2,7 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"maps"
 	"net/http"
@@ -43,6 +49,11 @@ type authFixture struct {
 	ns     string // of the callers' ServiceAccounts
 	static map[auth.Role]string
 	srv    *testServer
+	// The server serves HTTPS with client certificates from tls.ca, and
+	// issues scheduler tokens to the holder of schedKey.
+	tls        *tlsFixture
+	schedKey   *ecdsa.PrivateKey
+	signingKey []byte
 }
 
 func newAuthFixture(t *testing.T) *authFixture {
@@ -57,22 +68,102 @@ func newAuthFixture(t *testing.T) *authFixture {
 	}
 	f.ns = ns.Name
 
+	// Static tokens, and roles for client certificates by common name.
 	lines := "# token,role,name\n"
 	for _, role := range auth.Roles() {
 		f.static[role] = "static-" + string(role) + "-" + testenv.RandomContainerID()[:24]
 		lines += f.static[role] + "," + string(role) + ",static-" + string(role) + "\n"
+		lines += "," + string(role) + ",cert-" + string(role) + "\n"
 	}
-	tokenFile := filepath.Join(t.TempDir(), "tokens.csv")
-	if err := os.WriteFile(tokenFile, []byte(lines), 0o600); err != nil {
+	f.tls = newTLSFixture(t)
+	if err := os.WriteFile(f.tls.tokenFile, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The scheduler's key pair, and the key its tokens are signed with.
+	var err2 error
+	if f.schedKey, err2 = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err2 != nil {
+		t.Fatal(err2)
+	}
+	pubFile := filepath.Join(t.TempDir(), "scheduler.pub.pem")
+	if err := os.WriteFile(pubFile, []byte(f.schedulerPublicPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.signingKey = []byte(base64.StdEncoding.EncodeToString([]byte(testenv.RandomContainerID()[:32])))
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	if err := os.WriteFile(keyFile, f.signingKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The server's own credentials: a token of the manifest's
 	// ServiceAccount, for the API server's audience.
 	kubeconfig := cp.WriteKubeconfig("bss-api", f.token("bss-system", "bss-api", nil, nil))
-	f.srv = startServer(t, nil, "--kube-mode=kubeconfig", "--kubeconfig="+kubeconfig, "--node-name=node-authz",
+	args := append(f.tls.args(), "--kube-mode=kubeconfig", "--kubeconfig="+kubeconfig, "--node-name=node-authz",
 		"--auth-kubernetes", "--auth-token-audiences="+authAudience, "--auth-cache-ttl=10m",
-		"--token-auth-file="+tokenFile)
+		"--scheduler-public-key-file="+pubFile, "--scheduler-token-key-file="+keyFile)
+	f.srv = startServerWith(t, nil, f.tls.client(nil), append(args, unlimitedWrites...)...)
 	return f
+}
+
+// unlimitedWrites lifts the rate limits: the matrix writes the baseline
+// back before every request, and asks for a token with every credential.
+var unlimitedWrites = []string{"--write-rate=1000000", "--write-burst=1000000", "--token-rate=1000000", "--token-burst=1000000"}
+
+// schedulerPublicPEM is the scheduler's public key as it sends it.
+func (f *authFixture) schedulerPublicPEM() string {
+	der, err := x509.MarshalPKIXPublicKey(&f.schedKey.PublicKey)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// schedulerToken gets a token as a scheduler does: POST /api/v1/auth/token.
+func (f *authFixture) schedulerToken() string {
+	f.t.Helper()
+	body, _ := json.Marshal(map[string]string{"public_key": f.schedulerPublicPEM()})
+	res := f.srv.API.Post(f.t, "/api/v1/auth/token", "application/json", body)
+	var answer struct{ Data struct{ Token string } }
+	if err := json.Unmarshal(res.Body, &answer); err != nil || res.StatusCode != http.StatusOK || answer.Data.Token == "" {
+		f.t.Fatalf("POST /api/v1/auth/token = %d %s", res.StatusCode, res.Body)
+	}
+	return answer.Data.Token
+}
+
+// expiredSchedulerToken is a token the server signed (same key, same
+// public key) that expired a day ago.
+func (f *authFixture) expiredSchedulerToken() string {
+	f.t.Helper()
+	issuer, err := auth.NewSchedulerTokens(auth.SchedulerTokenOptions{
+		PublicKey: &f.schedKey.PublicKey, SigningKey: f.signingKey, TTL: 24 * time.Hour,
+		Now: func() time.Time { return time.Now().Add(-48 * time.Hour) },
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	token, _, err := issuer.Issue(context.Background(), f.schedulerPublicPEM())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return token
+}
+
+// certClient is an API client that presents a client certificate with
+// common name cn, signed by the server's client CA.
+func (f *authFixture) certClient(cn string) *apitest.Client {
+	return apitest.NewClient(apitest.NewValidator(f.t), f.srv.URL, f.tls.client(f.tls.ca.Client(f.t, cn)))
+}
+
+// bindUser binds the user name (a client certificate's common name) to a
+// role's ClusterRole from k8s/.
+func (f *authFixture) bindUser(user string, role auth.Role) {
+	f.t.Helper()
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: f.ns + "-user-" + user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "bss-api-" + string(role)},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+	if _, err := f.admin.RbacV1().ClusterRoleBindings().Create(context.Background(), binding, metav1.CreateOptions{}); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // serviceAccount creates a ServiceAccount of the callers' namespace and,
@@ -208,6 +299,22 @@ func (f *authFixture) matrixCredentials() []matrixCredential {
 		matrixCredential{name: "token for another audience", authorize: bearer(f.token(f.ns, "sa-operator", nil, nil))},
 		matrixCredential{name: "revoked token", authorize: bearer(f.revokedToken("sa-operator"))},
 	)
+	// Client certificates: roles from the token file by common name; a
+	// subject the file does not name is authorized by RBAC.
+	for _, role := range auth.Roles() {
+		creds = append(creds, matrixCredential{name: "client certificate named " + string(role) + " by the token file",
+			client: f.certClient("cert-" + string(role)), proves: true, role: role})
+	}
+	f.bindUser("cert-rbac-viewer", auth.RoleViewer)
+	creds = append(creds,
+		matrixCredential{name: "client certificate bound to bss-api-viewer by RBAC", client: f.certClient("cert-rbac-viewer"), proves: true, role: auth.RoleViewer},
+		matrixCredential{name: "client certificate nobody grants anything", client: f.certClient("cert-stranger"), proves: true},
+	)
+	// The scheduler token protocol.
+	creds = append(creds,
+		matrixCredential{name: "scheduler token", authorize: bearer(f.schedulerToken()), proves: true, role: auth.RoleScheduler},
+		matrixCredential{name: "expired scheduler token", authorize: bearer(f.expiredSchedulerToken())},
+	)
 	return creds
 }
 
@@ -228,9 +335,13 @@ const matrixBaseline = `{"strategies":[{"name":"matrix-probe","execution_time":1
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 
 // matrixRequest is the request the matrix sends to a route.
-func matrixRequest(c *apitest.Client, t *testing.T, rr httpapi.RouteRule) *http.Request {
+func (f *authFixture) matrixRequest(c *apitest.Client, t *testing.T, rr httpapi.RouteRule) *http.Request {
 	path := pathParam.ReplaceAllString(rr.Path, "matrix-probe")
 	body, ok := matrixBodies[rr.Method+" "+rr.Path]
+	if rr.Method+" "+rr.Path == "POST /api/v1/auth/token" {
+		b, _ := json.Marshal(map[string]string{"public_key": f.schedulerPublicPEM()})
+		body, ok = string(b), true
+	}
 	if !ok && (rr.Method == http.MethodPost || rr.Method == http.MethodPut) {
 		body = "{}"
 	}
@@ -335,13 +446,19 @@ func testAuthorizationMatrix(t *testing.T, f *authFixture, creds []matrixCredent
 	// What each route's handler answers the matrix's request with, from
 	// a server that checks no credentials, from the same baseline: the
 	// baseline strategies, and a metrics sample.
-	open := startServer(t, nil)
+	open := startServer(t, nil, unlimitedWrites...)
 	postSample(t, open, "")
 	postSample(t, f.srv, f.static[auth.RoleScheduler])
 	handled := map[string]int{}
 	for _, rr := range rules {
+		if rr.Rule.IsPublic() {
+			// A public route answers the same to every caller, and some
+			// (the token endpoint) exist only with the server's settings.
+			handled[rr.Method+" "+rr.Path] = f.srv.API.Do(t, f.matrixRequest(f.srv.API, t, rr)).StatusCode
+			continue
+		}
 		resetStore(t, open, "")
-		res := open.API.Do(t, matrixRequest(open.API, t, rr))
+		res := open.API.Do(t, f.matrixRequest(open.API, t, rr))
 		if res.StatusCode >= 500 || res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden {
 			t.Fatalf("%s %s answers the matrix's request with %d without authentication: %s", rr.Method, rr.Path, res.StatusCode, res.Body)
 		}
@@ -362,7 +479,7 @@ func testAuthorizationMatrix(t *testing.T, f *authFixture, creds []matrixCredent
 				base = resetStore(t, f.srv, operator)
 				cur = base
 			}
-			req := matrixRequest(client, t, rr)
+			req := f.matrixRequest(client, t, rr)
 			if c.authorize != nil {
 				c.authorize(req)
 			}
@@ -463,7 +580,7 @@ func testReviewOutage(t *testing.T, f *authFixture) {
 			t.Fatal(err)
 		}
 		bearer(token)(req)
-		res, err := http.DefaultClient.Do(req)
+		res, err := f.tls.client(nil).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
