@@ -2,15 +2,20 @@ package metrics
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/strictjson"
 )
 
 // MaxBatch is the largest number of samples accepted in one request.
 const MaxBatch = 1000
+
+// duplicateKey is the problem of a key given twice in one object.
+const duplicateKey = "duplicate field: the key is given more than once in one object; give each key once"
 
 const (
 	maxProblems     = 20 // problems listed in one error before "and N more"
@@ -35,7 +40,9 @@ type Batch struct {
 // names are returned in Batch.Ignored.
 //
 // Decode is strict where encoding/json is lenient: strings, floats,
-// negatives, values out of range, duplicate fields, null and {} are errors.
+// negatives, values out of range, null and {} are errors, and so are keys
+// given twice in one object (anywhere in the body) and keys that differ
+// from a field's name only in case.
 func Decode(data []byte) (Batch, error) {
 	d := decoder{scanner: scanner{data: data}}
 	d.skipWS()
@@ -129,6 +136,7 @@ func (d *decoder) array() {
 // problems ("" for a single object, "[3]" inside a batch).
 func (d *decoder) object(prefix string, s *Sample) {
 	var seen [len(fields)]bool
+	var unknown [][]byte // the unknown keys of this object, rare
 	known := 0
 	d.pos++ // {
 	d.skipWS()
@@ -143,14 +151,13 @@ func (d *decoder) object(prefix string, s *Sample) {
 			d.skipWS()
 			idx := lookupField(key)
 			if idx < 0 {
-				d.value()
-				d.ignore(key)
+				d.unknown(prefix, key, d.value(), &unknown)
 			} else {
 				f := &fields[idx]
 				where := withPrefix(prefix, f.Name)
 				raw := d.value()
 				if seen[idx] {
-					d.problem(where, "duplicate field")
+					d.problem(where, duplicateKey)
 				} else if v, msg := parseUint(raw, f.Max); msg != "" {
 					d.problem(where, msg)
 				} else {
@@ -168,6 +175,66 @@ func (d *decoder) object(prefix string, s *Sample) {
 	if known == 0 {
 		d.problem(prefix, "no known field; send at least one of "+fieldList())
 	}
+}
+
+// unknown handles a key that names no field, with its value raw. It is
+// ignored (and reported back) unless it is strict JSON's business: a key
+// that names a field only when case is ignored (encoding/json would read
+// it as that field, so a client may mean it), a key given twice in the
+// object (seen holds the object's unknown keys so far), or a value with a
+// key given twice inside it.
+func (d *decoder) unknown(prefix string, key, raw []byte, seen *[][]byte) {
+	if f := foldedField(key); f >= 0 {
+		d.problem(withPrefix(prefix, string(key)), "unknown field; field names are case-sensitive: did you mean "+strconv.Quote(fields[f].Name)+"?")
+		return
+	}
+	for _, k := range *seen {
+		if string(k) == string(key) {
+			d.problem(withPrefix(prefix, string(key)), duplicateKey)
+			return
+		}
+	}
+	*seen = append(*seen, key)
+	if raw[0] == '{' || raw[0] == '[' {
+		if err := strictjson.CheckAny(raw); err != nil {
+			if e, ok := errors.AsType[*strictjson.Error](err); ok {
+				for _, p := range e.Problems {
+					d.problem(withPrefix(prefix, string(key))+pathSep(p.Path)+p.Path, duplicateKey)
+				}
+			}
+			return
+		}
+	}
+	d.ignore(key)
+}
+
+// pathSep joins a path inside a value to the value's key.
+func pathSep(inner string) string {
+	if strings.HasPrefix(inner, "[") {
+		return ""
+	}
+	return "."
+}
+
+// foldedNames are the fields' names as encoding/json compares them
+// case-insensitively. Never modified.
+var foldedNames = func() (out [len(fields)]string) {
+	for i, f := range fields {
+		out[i] = strictjson.Fold(f.Name)
+	}
+	return out
+}()
+
+// foldedField returns the index of the field key names when case is
+// ignored, or -1.
+func foldedField(key []byte) int {
+	folded := strictjson.Fold(string(key))
+	for i, name := range foldedNames {
+		if folded == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func (d *decoder) ignore(key []byte) {

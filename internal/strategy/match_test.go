@@ -12,6 +12,7 @@ import (
 	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
+	"github.com/bss-api/bss-api/internal/strictjson"
 )
 
 // testNode is the node the tests resolve on.
@@ -318,6 +319,17 @@ func TestDecodeList(t *testing.T) {
 		`{"strategies":[{"pid":"7"}]}`:            "strategies[0].pid",
 		`{"strategies":[]} trailing`:              "after the JSON value",
 		`{"strategies":{}}`:                       "strategies",
+		// Keys given twice, or matching a field only in case, would let
+		// what a reviewer reads differ from what is stored.
+		`{"strategies":[{"execution_time":1000,"namespaces":["safe-ns"],"namespaces":[]}]}`: "strategies[0].namespaces: the key is given more than once",
+		`{"strategies":[],"strategies":[{"execution_time":1000,"pid":1}]}`:                  "strategies: the key is given more than once",
+		`{"strategies":[{"execution_time":1000,"pid":1,"Priority":true}]}`:                  `strategies[0].Priority: unknown field; field names are case-sensitive: did you mean "priority"?`,
+		`{"Strategies":[]}`: `Strategies: unknown field; field names are case-sensitive: did you mean "strategies"?`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchLabels":{"app":"a","app":"b"}}}]}`:                  "strategies[0].label_selector.matchLabels.app: the key is given more than once",
+		`{"strategies":[{"execution_time":1000,"label_selector":{"MatchLabels":{"app":"a"}}}]}`:                            `strategies[0].label_selector.MatchLabels: unknown field; field names are case-sensitive: did you mean "matchLabels"?`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchExpressions":[{"key":"a","Operator":"Exists"}]}}]}`: `strategies[0].label_selector.matchExpressions[0].Operator: unknown field`,
+		`{"strategies":[{"execution_time":1000,"selectors":[{"key":"a","value":"b","value":"c"}]}]}`:                       "strategies[0].selectors[0].value: the key is given more than once",
+		`{"strategies":[{"execution_time":1000,"selectors":[{"KEY":"a","value":"b"}]}]}`:                                   `strategies[0].selectors[0].KEY: unknown field`,
 	} {
 		_, err := DecodeList([]byte(body))
 		if want == "" {
@@ -330,4 +342,51 @@ func TestDecodeList(t *testing.T) {
 			t.Errorf("DecodeList(%s) = %v, want an invalid error with %q", body, err, want)
 		}
 	}
+}
+
+func TestDecodeOneIsStrict(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"execution_time":1000,"namespaces":["safe-ns"]}`:                  "",
+		`{"execution_time":1000,"namespaces":["safe-ns"],"namespaces":[]}`:  "namespaces: the key is given more than once",
+		`{"execution_time":1000,"namespaces":["safe-ns"],"Priority":true}`:  `Priority: unknown field; field names are case-sensitive: did you mean "priority"?`,
+		`{"execution_time":1000,"command_regex":"^a$","COMMAND_REGEX":"."}`: `COMMAND_REGEX: unknown field`,
+	} {
+		_, err := DecodeOne([]byte(body))
+		if want == "" {
+			if err != nil {
+				t.Errorf("DecodeOne(%s) = %v", body, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("DecodeOne(%s) = %v, want an invalid error with %q", body, err, want)
+		}
+	}
+}
+
+// FuzzDecodeList: whatever the body, DecodeList never panics, fails only
+// with an invalid-input error, and accepts no body with a duplicate key.
+func FuzzDecodeList(f *testing.F) {
+	for _, s := range []string{
+		`{"strategies":[{"priority":true,"execution_time":20000000,"selectors":[{"key":"nf","value":"upf"}]}]}`,
+		`{"strategies":[{"execution_time":1000,"namespaces":["safe-ns"],"namespaces":[]}]}`,
+		`{"strategies":[{"execution_time":1000,"pid":1,"Priority":true}]}`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchLabels":{"app":"a","app":"b"}}}]}`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchExpressions":[{"key":"a","operator":"In","values":["x"]}]}}]}`,
+		`{"strategies":[]}`, `{}`, `null`, `{"strategies":[{}]} x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, err := DecodeList(body)
+		if err != nil {
+			if apperr.CodeOf(err) != apperr.Invalid {
+				t.Fatalf("DecodeList(%q) = %v, not an invalid-input error", body, err)
+			}
+			return
+		}
+		if strictjson.CheckAny(body) != nil {
+			t.Fatalf("DecodeList accepted %q, which has a duplicate key", body)
+		}
+	})
 }
