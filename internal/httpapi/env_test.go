@@ -95,7 +95,7 @@ func useStrategies(t testing.TB, cfg *Config, o strategySetup) {
 	resolver := strategy.NewResolver(strategy.ResolverOptions{Store: store, Views: cfg.Pods.(strategy.ViewSource),
 		Node: cfg.Node, Debounce: time.Millisecond, Now: cfg.Now})
 	cfg.Resolution = resolver
-	cfg.Strategies = strategy.NewService(strategy.ServiceOptions{Store: store, Resolver: resolver, Max: 1000,
+	cfg.Strategies = strategy.NewService(strategy.ServiceOptions{Store: store, Resolver: resolver,
 		Node: cfg.Node, Shared: o.shared, Audit: cfg.Audit.(strategy.Auditor), Now: cfg.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -76,7 +76,7 @@ func BenchmarkResolve(b *testing.B) {
 				cs := mustCompile(b, benchStrategies(n))
 				var entries int
 				for b.Loop() {
-					entries = len(Resolve(cs, v, Bindings{}, d.depth).Entries)
+					entries = len(mustResolve(b, cs, v, Bindings{}, d.depth).Entries)
 				}
 				b.ReportMetric(float64(entries), "entries")
 			})

@@ -9,23 +9,16 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
-
-	"github.com/bss-api/bss-api/internal/apperr"
 )
 
-// Limits of a strategy's fields.
+// Ranges of a strategy's fields; what a strategy may cost is in Limits.
 const (
 	MinExecutionTime = 1_000          // 1 µs
 	MaxExecutionTime = 10_000_000_000 // 10 s
 	MaxPID           = 4_194_304      // PID_MAX_LIMIT on 64-bit
-	MaxRegexBytes    = 1024
-	MaxNodes         = 100 // node names in one strategy
 	maxNameLength    = 253
 )
 
@@ -53,6 +46,11 @@ type Strategy struct {
 	// Nodes, when not empty, limits the strategy to the servers of these
 	// Kubernetes nodes. It targets nothing by itself.
 	Nodes []string `json:"nodes,omitempty"`
+
+	// unreadable says why a stored definition could not be read, and
+	// storedBytes is then its size (see UnmarshalStored).
+	unreadable  string
+	storedBytes int
 }
 
 // compiled is a validated strategy ready to match on one node.
@@ -71,113 +69,6 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$`)
 
 // ValidName reports whether s can name a strategy.
 func ValidName(s string) bool { return len(s) <= maxNameLength && nameRE.MatchString(s) }
-
-// Normalize fills generated names (strategy-<n>, n the 1-based position,
-// skipping names already taken) and validates the whole list against the
-// rules and max. It returns every problem, each naming the strategy.
-func Normalize(list []Strategy, max int) ([]Strategy, error) {
-	out := make([]Strategy, len(list))
-	copy(out, list)
-	var problems []string
-	if len(out) > max {
-		problems = append(problems, fmt.Sprintf("strategies: %d given, at most %d allowed", len(out), max))
-	}
-	taken := map[string]int{}
-	for i, s := range out {
-		if s.Name == "" {
-			continue
-		}
-		if j, dup := taken[s.Name]; dup {
-			problems = append(problems, fmt.Sprintf("strategies[%d].name: %q is also the name of strategies[%d]; names must be unique", i, s.Name, j))
-		}
-		taken[s.Name] = i
-	}
-	n := 0
-	for i := range out {
-		if out[i].Name != "" {
-			continue
-		}
-		for {
-			n++
-			name := "strategy-" + strconv.Itoa(n)
-			if _, ok := taken[name]; !ok {
-				out[i].Name = name
-				taken[name] = i
-				break
-			}
-		}
-	}
-	for i, s := range out {
-		for _, p := range s.problems() {
-			problems = append(problems, fmt.Sprintf("strategies[%d] (%s).%s", i, s.Name, p))
-		}
-	}
-	if len(problems) > 0 {
-		return nil, apperr.Errorf(apperr.Invalid, "%s", strings.Join(problems, "; "))
-	}
-	return out, nil
-}
-
-// Validate checks one strategy; the error lists every problem.
-func (s Strategy) Validate() error {
-	if ps := s.problems(); len(ps) > 0 {
-		return apperr.Errorf(apperr.Invalid, "%s", strings.Join(ps, "; "))
-	}
-	return nil
-}
-
-// problems lists "field: rule" for every rule s breaks.
-func (s Strategy) problems() []string {
-	var ps []string
-	add := func(format string, args ...any) { ps = append(ps, fmt.Sprintf(format, args...)) }
-	if s.Name != "" && !ValidName(s.Name) {
-		add("name: %q must be lowercase letters, digits, '-', '.' or '_', start and end alphanumeric, at most %d characters", s.Name, maxNameLength)
-	}
-	if s.ExecutionTime < MinExecutionTime || s.ExecutionTime > MaxExecutionTime {
-		add("execution_time: must be from %d to %d nanoseconds (1µs to 10s), got %d", MinExecutionTime, uint64(MaxExecutionTime), s.ExecutionTime)
-	}
-	if s.PID > MaxPID {
-		add("pid: must be from 1 to %d, got %d", MaxPID, s.PID)
-	}
-	for j, sel := range s.Selectors {
-		if errs := validation.IsQualifiedName(sel.Key); len(errs) > 0 {
-			add("selectors[%d].key: %q is not a label key: %s", j, sel.Key, errs[0])
-		}
-		if errs := validation.IsValidLabelValue(sel.Value); len(errs) > 0 {
-			add("selectors[%d].value: %q is not a label value: %s", j, sel.Value, errs[0])
-		}
-	}
-	if s.LabelSelector != nil {
-		if _, err := metav1.LabelSelectorAsSelector(s.LabelSelector); err != nil {
-			add("label_selector: %v", err)
-		}
-	}
-	for j, ns := range s.Namespaces {
-		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			add("namespaces[%d]: %q is not a namespace name: %s", j, ns, errs[0])
-		}
-	}
-	if len(s.CommandRegex) > MaxRegexBytes {
-		add("command_regex: %d bytes, at most %d allowed", len(s.CommandRegex), MaxRegexBytes)
-	} else if s.CommandRegex != "" {
-		if _, err := regexp.Compile(s.CommandRegex); err != nil {
-			add("command_regex: %v", err)
-		}
-	}
-	if len(s.Nodes) > MaxNodes {
-		add("nodes: %d given, at most %d allowed", len(s.Nodes), MaxNodes)
-	} else {
-		for j, n := range s.Nodes {
-			if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
-				add("nodes[%d]: %q is not a node name: %s", j, n, errs[0])
-			}
-		}
-	}
-	if s.PID == 0 && len(s.Selectors) == 0 && s.LabelSelector == nil && len(s.Namespaces) == 0 && s.CommandRegex == "" {
-		add("targets nothing: give pid, or at least one of selectors, label_selector, namespaces, command_regex")
-	}
-	return ps
-}
 
 // compile prepares a valid strategy for matching on the server of node.
 func compile(s Strategy, node string) (*compiled, error) {
