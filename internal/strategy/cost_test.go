@@ -179,7 +179,7 @@ func TestResolverSkipsWhatBreaksTheLimits(t *testing.T) {
 	f := startFixture(t, fixtureOptions{store: store, logger: slog.New(logs)})
 	f.waitResolved(t, []won{{101, "upf"}, {202, "ping"}})
 	rep := f.resolver.Health(ctx)
-	if rep.State != health.Degraded || !strings.HasPrefix(rep.Detail, "3 stored strategies are not applied, 2 are: ") {
+	if rep.State != health.Degraded || !strings.HasPrefix(rep.Detail, "3 of the 5 stored strategies are not applied: ") {
 		t.Fatalf("Health = %+v", rep)
 	}
 	for _, want := range []string{"attack-1 (command_regex: compiles to at least", "(--max-regex-instructions)",

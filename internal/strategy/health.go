@@ -66,7 +66,7 @@ func (r *Resolver) Health(context.Context) health.Report {
 			"the stored strategies cannot be read (%s); the %d read before stay in force, retrying every %s", st.readErr, st.inForce, retryAfter)}
 	case len(st.skipped) > 0:
 		return health.Report{State: health.Degraded, Detail: fmt.Sprintf(
-			"%d stored strategies are not applied, %d are: %s", len(st.skipped), st.inForce, describeSkipped(st.skipped, healthListed))}
+			"%d of the %d stored strategies are not applied: %s", len(st.skipped), len(st.skipped)+st.inForce, describeSkipped(st.skipped, healthListed))}
 	}
 	return health.Report{State: health.OK, Detail: fmt.Sprintf("%d strategies in force", st.inForce)}
 }
