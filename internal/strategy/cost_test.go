@@ -205,7 +205,7 @@ func TestResolverSkipsWhatBreaksTheLimits(t *testing.T) {
 	if _, err := f.service.ReplaceAll(ctx, []Strategy{{Name: "upf", ExecutionTime: 1000, CommandRegex: "^upf$"}}); err != nil {
 		t.Fatal(err)
 	}
-	if rep := f.resolver.Health(ctx); rep.State != health.OK || rep.Detail != "1 strategies in force" {
+	if rep := f.resolver.Health(ctx); rep.State != health.OK || rep.Detail != "1 stored, all applied" {
 		t.Errorf("Health after a valid write = %+v", rep)
 	}
 	if logs.count("every stored strategy is applied again") != 1 || logs.count(warned) != 1 {

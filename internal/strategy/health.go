@@ -17,8 +17,12 @@ type loadState struct {
 	readErr string // the last read failed: why; the strategies before stay in force
 }
 
-// healthListed bounds the skipped strategies Health names.
-const healthListed = 5
+// Health, and the log, say why for the first healthListed skipped
+// strategies; the log names the first logListed.
+const (
+	healthListed = 5
+	logListed    = 1000
+)
 
 // noteLoad publishes what a read found, and logs the stored strategies it
 // does not apply whenever they change (so once for a stored set, not at
@@ -35,12 +39,12 @@ func (r *Resolver) noteLoad(inForce int, skipped []Skipped) {
 		}
 		return
 	}
-	names := make([]string, len(skipped))
-	for i, s := range skipped {
-		names[i] = s.Name
+	names := make([]string, 0, min(len(skipped), logListed))
+	for _, s := range skipped[:cap(names)] {
+		names = append(names, s.Name)
 	}
 	r.log.Warn("stored strategies break the limits and are not applied; the others are",
-		"skipped", len(skipped), "applied", inForce, "names", names, "why", describeSkipped(skipped, len(skipped)))
+		"skipped", len(skipped), "applied", inForce, "names", names, "why", describeSkipped(skipped, healthListed))
 }
 
 // noteReadError publishes that a read failed; the strategies read before
@@ -68,7 +72,7 @@ func (r *Resolver) Health(context.Context) health.Report {
 		return health.Report{State: health.Degraded, Detail: fmt.Sprintf(
 			"%d of the %d stored strategies are not applied: %s", len(st.skipped), len(st.skipped)+st.inForce, describeSkipped(st.skipped, healthListed))}
 	}
-	return health.Report{State: health.OK, Detail: fmt.Sprintf("%d strategies in force", st.inForce)}
+	return health.Report{State: health.OK, Detail: fmt.Sprintf("%d stored, all applied", st.inForce)}
 }
 
 // describeSkipped names the first n skipped strategies with why, and

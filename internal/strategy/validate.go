@@ -285,8 +285,13 @@ func (c *checker) validate(s Strategy) error {
 // write's transaction (Store.Put).
 func (c *checker) admit(list []Strategy) error {
 	var sum cost
+	unreadable, unreadableBytes := 0, 0
 	for _, s := range list {
 		sum.bytes += storedSize(s)
+		if s.unreadable != "" {
+			unreadable++
+			unreadableBytes += s.storedBytes
+		}
 		if s.unreadable == "" && s.CommandRegex != "" && len(s.CommandRegex) <= c.lim.RegexBytes {
 			if size, problem := c.regexSize(s.CommandRegex); problem == "" {
 				sum.regex += size
@@ -295,6 +300,10 @@ func (c *checker) admit(list []Strategy) error {
 	}
 	var p problemList
 	c.totals(&p, len(list), sum)
+	if len(p.listed) > 0 && unreadable > 0 {
+		p.add("%d stored strategies cannot be read (GET /health names them) and take %d bytes: delete them, or replace the whole list",
+			unreadable, unreadableBytes)
+	}
 	return p.err()
 }
 
