@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bss-api/bss-api/internal/apperr"
 	"github.com/bss-api/bss-api/internal/strictjson"
@@ -90,6 +91,7 @@ type decoder struct {
 	dropped      int
 	ignored      []string
 	ignoredCount int
+	unknownKeys  [][]byte // the current object's unknown keys
 }
 
 func (d *decoder) problem(where, what string) {
@@ -136,7 +138,7 @@ func (d *decoder) array() {
 // problems ("" for a single object, "[3]" inside a batch).
 func (d *decoder) object(prefix string, s *Sample) {
 	var seen [len(fields)]bool
-	var unknown [][]byte // the unknown keys of this object, rare
+	d.unknownKeys = d.unknownKeys[:0]
 	known := 0
 	d.pos++ // {
 	d.skipWS()
@@ -151,7 +153,7 @@ func (d *decoder) object(prefix string, s *Sample) {
 			d.skipWS()
 			idx := lookupField(key)
 			if idx < 0 {
-				d.unknown(prefix, key, d.value(), &unknown)
+				d.unknown(prefix, key, d.value())
 			} else {
 				f := &fields[idx]
 				where := withPrefix(prefix, f.Name)
@@ -181,20 +183,20 @@ func (d *decoder) object(prefix string, s *Sample) {
 // ignored (and reported back) unless it is strict JSON's business: a key
 // that names a field only when case is ignored (encoding/json would read
 // it as that field, so a client may mean it), a key given twice in the
-// object (seen holds the object's unknown keys so far), or a value with a
-// key given twice inside it.
-func (d *decoder) unknown(prefix string, key, raw []byte, seen *[][]byte) {
+// object (d.unknownKeys holds the object's unknown keys so far), or a
+// value with a key given twice inside it.
+func (d *decoder) unknown(prefix string, key, raw []byte) {
 	if f := foldedField(key); f >= 0 {
 		d.problem(withPrefix(prefix, string(key)), "unknown field; field names are case-sensitive: did you mean "+strconv.Quote(fields[f].Name)+"?")
 		return
 	}
-	for _, k := range *seen {
+	for _, k := range d.unknownKeys {
 		if string(k) == string(key) {
 			d.problem(withPrefix(prefix, string(key)), duplicateKey)
 			return
 		}
 	}
-	*seen = append(*seen, key)
+	d.unknownKeys = append(d.unknownKeys, key)
 	if raw[0] == '{' || raw[0] == '[' {
 		if err := strictjson.CheckAny(raw); err != nil {
 			if e, ok := errors.AsType[*strictjson.Error](err); ok {
@@ -226,8 +228,22 @@ var foldedNames = func() (out [len(fields)]string) {
 }()
 
 // foldedField returns the index of the field key names when case is
-// ignored, or -1.
+// ignored, or -1. The names are ASCII, so an ASCII key is compared byte
+// by byte, without allocating; only a key with other characters (which
+// may fold to ASCII letters, as the Kelvin sign does to k) is folded.
 func foldedField(key []byte) int {
+	ascii := true
+	for _, c := range key {
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	if ascii {
+		for i := range fields {
+			if asciiEqualFold(fields[i].Name, key) {
+				return i
+			}
+		}
+		return -1
+	}
 	folded := strictjson.Fold(string(key))
 	for i, name := range foldedNames {
 		if folded == name {
@@ -235,6 +251,27 @@ func foldedField(key []byte) int {
 		}
 	}
 	return -1
+}
+
+// asciiEqualFold reports whether the ASCII strings name and key are equal
+// with case ignored.
+func asciiEqualFold(name string, key []byte) bool {
+	if len(name) != len(key) {
+		return false
+	}
+	for i := range len(name) {
+		a, b := name[i], key[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *decoder) ignore(key []byte) {
