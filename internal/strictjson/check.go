@@ -144,21 +144,47 @@ func (c *checker) value(n *node) bool {
 	return c.number()
 }
 
-func (c *checker) enter() bool {
+// open moves into the object or array at c.pos, and reports whether it
+// is empty (then it has moved past its end too) and whether it may be
+// walked at all (not nested too deeply).
+func (c *checker) open(end byte) (empty, ok bool) {
 	c.depth++
-	return c.depth <= maxDepth
+	if c.depth > maxDepth {
+		return false, false
+	}
+	c.pos++ // { or [
+	c.skipWS()
+	if c.pos < len(c.data) && c.data[c.pos] == end {
+		c.pos++
+		c.depth--
+		return true, true
+	}
+	return false, true
+}
+
+// next moves past what follows a member of an object or array: a comma,
+// or its end (then last is true and it has been left).
+func (c *checker) next(end byte) (last, ok bool) {
+	c.path = c.path[:len(c.path)-1]
+	c.skipWS()
+	if c.pos >= len(c.data) {
+		return false, false
+	}
+	switch c.data[c.pos] {
+	case ',':
+		c.pos++
+		return false, true
+	case end:
+		c.pos++
+		c.depth--
+		return true, true
+	}
+	return false, false
 }
 
 func (c *checker) object(n *node) bool {
-	if !c.enter() {
-		return false
-	}
-	c.pos++ // {
-	c.skipWS()
-	if c.pos < len(c.data) && c.data[c.pos] == '}' {
-		c.pos++
-		c.depth--
-		return true
+	if empty, ok := c.open('}'); empty || !ok {
+		return ok
 	}
 	var keys keySet
 	for {
@@ -190,20 +216,8 @@ func (c *checker) object(n *node) bool {
 		if !c.value(child) {
 			return false
 		}
-		c.path = c.path[:len(c.path)-1]
-		c.skipWS()
-		if c.pos >= len(c.data) {
-			return false
-		}
-		switch c.data[c.pos] {
-		case ',':
-			c.pos++
-		case '}':
-			c.pos++
-			c.depth--
-			return true
-		default:
-			return false
+		if last, ok := c.next('}'); last || !ok {
+			return ok
 		}
 	}
 }
@@ -221,15 +235,8 @@ func (c *checker) field(n *node, key []byte) *node {
 }
 
 func (c *checker) array(n *node) bool {
-	if !c.enter() {
-		return false
-	}
-	c.pos++ // [
-	c.skipWS()
-	if c.pos < len(c.data) && c.data[c.pos] == ']' {
-		c.pos++
-		c.depth--
-		return true
+	if empty, ok := c.open(']'); empty || !ok {
+		return ok
 	}
 	var elem *node
 	if n != nil {
@@ -241,20 +248,8 @@ func (c *checker) array(n *node) bool {
 		if !c.value(elem) {
 			return false
 		}
-		c.path = c.path[:len(c.path)-1]
-		c.skipWS()
-		if c.pos >= len(c.data) {
-			return false
-		}
-		switch c.data[c.pos] {
-		case ',':
-			c.pos++
-		case ']':
-			c.pos++
-			c.depth--
-			return true
-		default:
-			return false
+		if last, ok := c.next(']'); last || !ok {
+			return ok
 		}
 	}
 }
