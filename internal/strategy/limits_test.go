@@ -272,3 +272,25 @@ func TestAdmit(t *testing.T) {
 		t.Errorf("admit = %v, want the count refused", err)
 	}
 }
+
+// TestRegexSizesRemembered: a checker remembers measured sizes, within a
+// bound of entries and bytes.
+func TestRegexSizesRemembered(t *testing.T) {
+	c := newChecker(Limits{})
+	for i := range regexCacheSize + 10 {
+		c.regexSize(fmt.Sprintf("^w-%d$", i))
+	}
+	if n := len(c.sizes); n == 0 || n > regexCacheSize {
+		t.Errorf("%d sizes remembered, want 1 to %d", n, regexCacheSize)
+	}
+	long := strings.Repeat("x", 1000)
+	for i := range 5000 {
+		c.regexSize(fmt.Sprintf("%s%d", long, i))
+	}
+	if c.sizesBytes > regexCacheBytes+2000 {
+		t.Errorf("%d bytes remembered, want at most about %d", c.sizesBytes, regexCacheBytes)
+	}
+	if size, problem := c.regexSize("^w-1$"); problem != "" || size == 0 {
+		t.Errorf("regexSize = %d, %q", size, problem)
+	}
+}

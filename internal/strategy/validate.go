@@ -23,8 +23,9 @@ const maxListed = 20
 type checker struct {
 	lim Limits
 
-	mu    sync.Mutex
-	sizes map[string]regexResult // by expression; cleared when full
+	mu         sync.Mutex
+	sizes      map[string]regexResult // by expression; cleared when full
+	sizesBytes int                    // what sizes holds: expressions and problems
 }
 
 type regexResult struct {
@@ -32,9 +33,12 @@ type regexResult struct {
 	problem string
 }
 
-// regexCacheSize bounds the sizes a checker remembers: a few stored sets'
-// worth.
-const regexCacheSize = 4096
+// regexCacheSize and regexCacheBytes bound the sizes a checker
+// remembers: a few stored sets' worth.
+const (
+	regexCacheSize  = 4096
+	regexCacheBytes = 4 << 20
+)
 
 func newChecker(lim Limits) *checker {
 	return &checker{lim: lim.orDefault(), sizes: map[string]regexResult{}}
@@ -50,10 +54,12 @@ func (c *checker) regexSize(expr string) (int, string) {
 	}
 	r.size, r.problem = regexSize(expr, c.lim.RegexInstructions)
 	c.mu.Lock()
-	if len(c.sizes) >= regexCacheSize {
+	if len(c.sizes) >= regexCacheSize || c.sizesBytes >= regexCacheBytes {
 		clear(c.sizes)
+		c.sizesBytes = 0
 	}
 	c.sizes[expr] = r
+	c.sizesBytes += len(expr) + len(r.problem)
 	c.mu.Unlock()
 	return r.size, r.problem
 }
