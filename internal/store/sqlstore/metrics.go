@@ -55,6 +55,25 @@ func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, b
 	return out, more, nil
 }
 
+// Summary implements metrics.History: the rows of the window stream
+// through a metrics.Summarizer one at a time, so memory stays the same
+// whatever the window holds. (Aggregating in SQL was not chosen: counters
+// are uint64, which PostgreSQL holds bit for bit in BIGINT and SQLite
+// packs into a blob, so neither database can order or add them as they
+// are; and an average summed in another order could differ from
+// Summarize's in its last bits.)
+func (s *Store) Summary(ctx context.Context, from, to time.Time) (metrics.Summary, error) {
+	since, _, _ := metrics.Query{Since: from}.Bounds(s.opts.Now(), s.opts.MaxAge)
+	z := metrics.NewSummarizer(from, to)
+	err := s.eachRecord(ctx, s.q.rangeMetrics, s.nodeArgs(since, to.UnixNano()+1, int64(math.MaxInt64)), func(at int64, smp *metrics.Sample) {
+		z.Add(time.Unix(0, at).UTC(), smp)
+	})
+	if err != nil {
+		return metrics.Summary{}, err
+	}
+	return z.Summary(), nil
+}
+
 // Latest implements metrics.History.
 func (s *Store) Latest(ctx context.Context) (metrics.Record, bool, error) {
 	out, err := s.queryRecords(ctx, s.q.latestMetric, s.nodeArgs()...)
@@ -75,27 +94,40 @@ type recordScanner struct {
 
 // queryRecords runs a query of metric rows; the result is never nil.
 func (s *Store) queryRecords(ctx context.Context, query string, args ...any) ([]metrics.Record, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, unavailable(err, "be read")
-	}
-	defer rows.Close()
 	out := []metrics.Record{}
-	sc := s.d.newScanner(s.layout)
-	for rows.Next() {
-		if err := rows.Scan(sc.dest...); err != nil {
-			return nil, unavailable(err, "be read")
-		}
-		rec := metrics.Record{ReceivedAt: time.Unix(0, sc.at).UTC()}
-		if err := sc.decode(&rec.Sample); err != nil {
-			return nil, unavailable(err, "be read")
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, unavailable(err, "be read")
+	err := s.eachRecord(ctx, query, args, func(at int64, smp *metrics.Sample) {
+		out = append(out, metrics.Record{ReceivedAt: time.Unix(0, at).UTC(), Sample: *smp})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachRecord runs a query of metric rows and calls fn with each row's
+// receive time (Unix nanoseconds) and sample, in order; smp is valid
+// during the call only.
+func (s *Store) eachRecord(ctx context.Context, query string, args []any, fn func(at int64, smp *metrics.Sample)) error {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return unavailable(err, "be read")
+	}
+	defer rows.Close()
+	sc := s.d.newScanner(s.layout)
+	var smp metrics.Sample
+	for rows.Next() {
+		if err := rows.Scan(sc.dest...); err != nil {
+			return unavailable(err, "be read")
+		}
+		if err := sc.decode(&smp); err != nil {
+			return unavailable(err, "be read")
+		}
+		fn(sc.at, &smp)
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err, "be read")
+	}
+	return nil
 }
 
 // retain deletes this node's samples older than the age bound or beyond

@@ -193,6 +193,7 @@ func Run(t *testing.T, newBackend New) {
 			t.Errorf("Append on a cancelled context = %v", err)
 		}
 	})
+	t.Run("summary", func(t *testing.T) { testSummary(t, newBackend) })
 	t.Run("audit", func(t *testing.T) { testAudit(t, newBackend) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, newBackend) })
 	t.Run("changes", func(t *testing.T) { testChanges(t, newBackend) })
