@@ -47,8 +47,10 @@ type dialect interface {
 	// newScanner returns a reusable destination for rows of
 	// "received_at, " + sampleColumns.
 	newScanner(layout []metrics.Field) *recordScanner
-	// insertMetrics stores recs, all or none, in one transaction.
-	insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error
+	// insertMetrics stores recs, all or none, in one transaction, in
+	// which it then calls bound.
+	insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record,
+		bound func(context.Context, txOps) error) error
 	// layoutQuery reads the names of the counters a stored sample holds,
 	// in stored order, from the migrated schema.
 	layoutQuery() string

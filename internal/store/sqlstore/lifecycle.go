@@ -41,6 +41,12 @@ func open(ctx context.Context, d dialect, write, read *sql.DB, listen *listener,
 	}
 	s.q = buildQueries(d, d.sampleColumns(s.layout), listen != nil)
 	s.aq = buildAuditQueries(d)
+	if s.schema == latest {
+		// The bounds hold from the start, also after they were lowered.
+		if _, err := s.retain(ctx); err != nil {
+			return nil, fmt.Errorf("bound the metric history: %w", err)
+		}
+	}
 	s.group = groupcommit.New(s.commit)
 	if listen != nil {
 		listen.log, listen.version = s.log, s.version
@@ -70,16 +76,16 @@ func (s *Store) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.opts.RetainEvery)
 	defer tick.Stop()
 	for {
+		if _, err := s.retain(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("metric retention failed", "err", err)
+		}
+		if err := s.retainAudit(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("audit retention failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if err := s.retain(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("metric retention failed", "err", err)
-			}
-			if err := s.retainAudit(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("audit retention failed", "err", err)
-			}
 		}
 	}
 }

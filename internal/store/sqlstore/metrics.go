@@ -26,7 +26,11 @@ func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs); err != nil {
+	err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs, func(ctx context.Context, tx txOps) error {
+		_, err := s.bound(ctx, tx, len(recs))
+		return err
+	})
+	if err != nil {
 		return unavailable(err, "be written")
 	}
 	return nil
@@ -128,20 +132,4 @@ func (s *Store) eachRecord(ctx context.Context, query string, args []any, fn fun
 		return unavailable(err, "be read")
 	}
 	return nil
-}
-
-// retain deletes this node's samples older than the age bound or beyond
-// the count.
-func (s *Store) retain(ctx context.Context) error {
-	cutoff := s.opts.Now().Add(-s.opts.MaxAge).UnixNano()
-	if _, err := s.write.ExecContext(ctx, s.q.retainAge, s.nodeArgs(cutoff)...); err != nil {
-		return err
-	}
-	offset := int64(max(s.opts.MaxCount-1, 0))
-	args := []any{offset}
-	if s.listen != nil {
-		args = []any{s.opts.Node, s.opts.Node, offset}
-	}
-	_, err := s.write.ExecContext(ctx, s.q.retainCount, args...)
-	return err
 }

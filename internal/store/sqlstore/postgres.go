@@ -134,7 +134,8 @@ func (d *postgresDialect) newScanner(layout []metrics.Field) *recordScanner {
 
 // insertMetrics sends the rows with COPY. Counters are uint64 stored bit
 // for bit in BIGINT.
-func (d *postgresDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error {
+func (d *postgresDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record,
+	bound func(context.Context, txOps) error) error {
 	rows := make([][]any, 0, len(recs))
 	for i := range recs {
 		rec := &recs[i]
@@ -154,5 +155,20 @@ func (d *postgresDialect) insertMetrics(ctx context.Context, node string, layout
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"metrics"}, columns, pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
+	if err := bound(ctx, pgxTx{tx}); err != nil {
+		return err
+	}
 	return tx.Commit(ctx)
+}
+
+// pgxTx is a pgx transaction as txOps.
+type pgxTx struct{ tx pgx.Tx }
+
+func (t pgxTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (t pgxTx) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error } {
+	return t.tx.QueryRow(ctx, query, args...)
 }

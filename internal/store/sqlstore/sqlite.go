@@ -117,7 +117,8 @@ func (d *sqliteDialect) newScanner(layout []metrics.Field) *recordScanner {
 	return sc
 }
 
-func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error {
+func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record,
+	bound func(context.Context, txOps) error) error {
 	// A commit is never interrupted: its requests were accepted. A
 	// cancellable context would also cost the driver a watcher goroutine
 	// per statement (docs/performance.md has what that cost).
@@ -135,6 +136,10 @@ func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout [
 			_ = tx.Rollback()
 			return err
 		}
+	}
+	if err := bound(ctx, sqlTx{tx}); err != nil {
+		_ = tx.Rollback()
+		return err
 	}
 	return tx.Commit()
 }

@@ -89,6 +89,9 @@ func TestSQLiteMigrations(t *testing.T) {
 	if list, _, err := s.List(ctx); err != nil || len(list) != 0 {
 		t.Errorf("strategies table after migrating: %v, %v", list, err)
 	}
+	if n := rowCount(t, s); n != 2 { // migration 6 counted them
+		t.Errorf("%d rows after migrating, want 2", n)
+	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
 	}
@@ -188,13 +191,74 @@ func TestSQLiteRetention(t *testing.T) {
 	if err := s.Append(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.retain(ctx); err != nil {
+	if n := rowCount(t, s); n != 3 {
+		t.Errorf("%d rows after the append, want the newest 3", n)
+	}
+	if _, err := s.retain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM metrics`).Scan(&n); err != nil || n != 3 {
-		t.Errorf("%d rows after retention, want the newest 3 (%v)", n, err)
+	if n := rowCount(t, s); n != 3 {
+		t.Errorf("%d rows after retention, want the newest 3", n)
 	}
+}
+
+// A bound lowered since the last run holds as soon as the store is open.
+func TestSQLiteLoweredBound(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bss.db")
+	now := time.Unix(1000, 0)
+	opts := Options{MaxCount: 100, MaxAge: time.Hour, Now: func() time.Time { return now }}
+	s, err := OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx) }()
+	var recs []metrics.Record
+	for i := range 100 {
+		recs = append(recs, metrics.Record{ReceivedAt: time.Unix(900, int64(i)), Sample: metrics.Sample{NrQueued: uint64(i)}})
+	}
+	err = s.Append(ctx, recs)
+	cancel()
+	if rerr := <-done; err != nil || rerr != nil {
+		t.Fatal(err, rerr)
+	}
+	if n := rowCount(t, s); n != 100 {
+		t.Fatalf("%d rows, want 100", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	opts.MaxCount = 10
+	s, err = OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := rowCount(t, s); n != 10 {
+		t.Errorf("%d rows once open with a bound of 10", n)
+	}
+	if got, _, err := s.Range(ctx, metrics.Query{}); err != nil || len(got) != 10 || got[0].NrQueued != 90 {
+		t.Errorf("Range = %d records from %v, %v; want the newest 10", len(got), got, err)
+	}
+}
+
+// rowCount counts s's metric rows, failing t unless metric_counts agrees.
+func rowCount(t testing.TB, s *Store) int {
+	t.Helper()
+	var n, counted int
+	if err := s.read.QueryRowContext(context.Background(), `SELECT count(*) FROM metrics`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.read.QueryRowContext(context.Background(), `SELECT samples FROM metric_counts WHERE node = ''`).Scan(&counted); err != nil {
+		t.Fatal(err)
+	}
+	if n != counted {
+		t.Errorf("%d metric rows, but metric_counts says %d", n, counted)
+	}
+	return n
 }
 
 // BenchmarkRangeHour queries one hour of a 100,000-sample history (24 h at
