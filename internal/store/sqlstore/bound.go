@@ -42,7 +42,8 @@ func (t sqlTx) queryRow(ctx context.Context, query string, args ...any) interfac
 }
 
 // countNode is the metric_counts row of the rows this store bounds: its
-// node's on a shared database, else every row's (”).
+// node's on a shared database, else the empty name, which counts every
+// row of a database of one node.
 func (s *Store) countNode() string {
 	if s.listen == nil {
 		return ""

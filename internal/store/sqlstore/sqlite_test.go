@@ -261,17 +261,17 @@ func rowCount(t testing.TB, s *Store) int {
 	return n
 }
 
-// BenchmarkRangeHour queries one hour of a 100,000-sample history (24 h at
-// one sample every 0.86 s): the p99 of the query latency is reported.
-func BenchmarkRangeHour(b *testing.B) {
+// dayOfHistory opens a store holding 100,000 samples over the 24 h
+// before end (one every 0.86 s), its cap.
+func dayOfHistory(b *testing.B, end time.Time) *Store {
 	ctx := context.Background()
-	end := time.Unix(1_800_000_000, 0)
-	s := openSQLite(b, Options{MaxCount: 200_000, MaxAge: 48 * time.Hour, Now: func() time.Time { return end }})
 	const n = 100_000
+	s := openSQLite(b, Options{MaxCount: n, MaxAge: 48 * time.Hour, Now: func() time.Time { return end }})
 	step := 24 * time.Hour / n
 	batch := make([]metrics.Record, 0, 1000)
 	for i := range n {
-		batch = append(batch, metrics.Record{ReceivedAt: end.Add(-24*time.Hour + time.Duration(i)*step), Sample: metrics.Sample{NrQueued: uint64(i)}})
+		batch = append(batch, metrics.Record{ReceivedAt: end.Add(-24*time.Hour + time.Duration(i)*step),
+			Sample: metrics.Sample{UserschedPID: 7, NrQueued: uint64(i % 50), NrUserDispatches: uint64(i) * 10}})
 		if len(batch) == cap(batch) {
 			if err := s.Append(ctx, batch); err != nil {
 				b.Fatal(err)
@@ -279,6 +279,15 @@ func BenchmarkRangeHour(b *testing.B) {
 			batch = batch[:0]
 		}
 	}
+	return s
+}
+
+// BenchmarkRangeHour queries one hour of a 100,000-sample history (24 h at
+// one sample every 0.86 s): the p99 of the query latency is reported.
+func BenchmarkRangeHour(b *testing.B) {
+	ctx := context.Background()
+	end := time.Unix(1_800_000_000, 0)
+	s := dayOfHistory(b, end)
 	var lat []time.Duration
 	rows := 0
 	b.ResetTimer()
@@ -295,6 +304,20 @@ func BenchmarkRangeHour(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(rows), "rows")
+}
+
+// BenchmarkSummaryDay summarises a full day of a full history: 100,000
+// samples streamed through one Summarizer; B/op shows that no row is kept.
+func BenchmarkSummaryDay(b *testing.B) {
+	ctx := context.Background()
+	end := time.Unix(1_800_000_000, 0)
+	s := dayOfHistory(b, end)
+	for b.Loop() {
+		sum, err := s.Summary(ctx, end.Add(-24*time.Hour), end)
+		if err != nil || sum.Samples != 100_000 {
+			b.Fatalf("Summary = %d samples, %v", sum.Samples, err)
+		}
+	}
 }
 
 // BenchmarkAppendParallel appends one sample per call from many
