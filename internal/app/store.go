@@ -14,7 +14,7 @@ import (
 func openStore(ctx context.Context, cfg config.Config, now func() time.Time, log *slog.Logger) (store.Backend, error) {
 	kind, path, _ := cfg.StoreKind() // validated by config
 	return store.Open(ctx, kind, path, store.Options{
-		Node: cfg.NodeName, MaxAge: cfg.HistoryRetention, MaxCount: cfg.HistoryMaxSamples,
+		Node: cfg.NodeName, MaxAge: cfg.HistoryRetention, MaxCount: cfg.HistoryMaxSamples, RetainEvery: cfg.RetentionInterval,
 		Audit:  audit.Retention{MaxAge: cfg.AuditRetention, MaxCount: cfg.AuditMaxEntries},
 		Logger: log, Now: now,
 	})

@@ -93,12 +93,14 @@ const (
 
 // Options configure a Backend.
 type Options struct {
-	Node     string          // this node's name, written on every metric row
-	MaxAge   time.Duration   // metric retention by age
-	MaxCount int             // metric retention by count (of this node's rows)
-	Audit    audit.Retention // audit trail retention
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Node     string        // this node's name, written on every metric row
+	MaxAge   time.Duration // metric retention by age
+	MaxCount int           // metric retention by count (of this node's rows)
+	// RetainEvery is the period of the retention job; default 1 min.
+	RetainEvery time.Duration
+	Audit       audit.Retention // audit trail retention
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Open builds the backend of kind: memory (path unused), sqlite (path is
@@ -115,7 +117,7 @@ func Open(ctx context.Context, kind, path string, opts Options) (Backend, error)
 		opts.Now = time.Now
 	}
 	sqlOpts := sqlstore.Options{
-		Node: opts.Node, MaxAge: opts.MaxAge, MaxCount: opts.MaxCount, Audit: opts.Audit,
+		Node: opts.Node, MaxAge: opts.MaxAge, MaxCount: opts.MaxCount, RetainEvery: opts.RetainEvery, Audit: opts.Audit,
 		Logger: log.With("component", "store"), Now: opts.Now,
 	}
 	switch kind {

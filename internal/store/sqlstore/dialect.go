@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 
 	"github.com/bss-api/bss-api/internal/metrics"
 )
@@ -30,6 +31,9 @@ import (
 //   - Reading strategies: PostgreSQL needs a repeatable-read transaction
 //     for the version and the list to agree; a SQLite read transaction is a
 //     snapshot already (and its driver takes no isolation level).
+//   - Space: PostgreSQL's autovacuum makes the space of deleted rows
+//     reusable by itself; a SQLite file keeps it until an incremental
+//     vacuum gives it back (vacuum.go).
 //   - Schema versions: SQLite keeps the version in PRAGMA user_version;
 //     PostgreSQL in a schema_migrations table, under an advisory lock so
 //     nodes starting together migrate once.
@@ -63,6 +67,11 @@ type dialect interface {
 	schemaVersion(ctx context.Context, tx *sql.Tx) (int, error)
 	// setSchemaVersion records in tx that migration v was applied.
 	setSchemaVersion(ctx context.Context, tx *sql.Tx, v int) error
+
+	// reclaim gives the space of deleted rows back to the file system,
+	// when the database does not do it by itself; the retention job calls
+	// it after deleting.
+	reclaim(ctx context.Context, log *slog.Logger) error
 
 	// close releases what the dialect holds besides the *sql.DBs; Close
 	// calls it first.

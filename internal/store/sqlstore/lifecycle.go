@@ -82,6 +82,9 @@ func (s *Store) Run(ctx context.Context) error {
 		if err := s.retainAudit(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("audit retention failed", "err", err)
 		}
+		if err := s.d.reclaim(ctx, s.log); err != nil && ctx.Err() == nil {
+			s.log.Error("giving the space of deleted rows back failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,10 @@ type postgresDialect struct {
 
 func (d *postgresDialect) describe() string     { return "postgres " + d.where }
 func (d *postgresDialect) migrationDir() string { return "migrations/postgres" }
+
+// reclaim does nothing: autovacuum makes the space of deleted rows
+// reusable.
+func (d *postgresDialect) reclaim(context.Context, *slog.Logger) error { return nil }
 
 func (d *postgresDialect) close() error {
 	d.pool.Close()

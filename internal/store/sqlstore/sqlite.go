@@ -25,7 +25,8 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	}
 	dsn := func(mode string) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "mmap_size(268435456)", "cache_size(-16384)"} {
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "mmap_size(268435456)", "cache_size(-16384)",
+			"journal_size_limit(67108864)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("mode", mode)
@@ -43,7 +44,16 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	}
 	read.SetMaxOpenConns(4)
 	d := &sqliteDialect{path: path, write: write}
-	s, err := open(ctx, d, write, read, nil, opts)
+	// A new database is made shrinkable by retention before its first
+	// table; on an existing one this does nothing until a VACUUM.
+	_, err = write.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`)
+	var s *Store
+	if err == nil {
+		s, err = open(ctx, d, write, read, nil, opts)
+	}
+	if err == nil && opts.targetVersion == 0 {
+		err = d.incrementalVacuum(ctx, s.log)
+	}
 	if err == nil {
 		// One statement prepared once and reused by every commit.
 		d.insert, err = write.PrepareContext(ctx, `INSERT INTO metrics (received_at, node, sample) VALUES (?, ?, ?)`)

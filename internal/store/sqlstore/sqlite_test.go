@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -336,4 +338,113 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSQLiteShrinks: a file from before incremental auto-vacuum is
+// converted once, keeping every row; and after retention deletes most of
+// the rows, the file gives their space back.
+func TestSQLiteShrinks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bss.db")
+	now := time.Unix(1000, 0)
+	opts := Options{MaxCount: 20_000, MaxAge: time.Hour, Now: func() time.Time { return now }, RetainEvery: time.Hour}
+
+	// A database as an older bss-api left it: no auto-vacuum, 20,000 rows.
+	s, err := OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`PRAGMA auto_vacuum = NONE`, `VACUUM`} {
+		if _, err := s.write.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendRunning(t, s, 20_000)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if mode := autoVacuumOf(t, path); mode != 0 {
+		t.Fatalf("auto_vacuum %d, want the old database's 0", mode)
+	}
+
+	var logs strings.Builder
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s, err = OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(t, s); n != 20_000 {
+		t.Errorf("%d rows after the conversion, want 20000", n)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(logs.String(), "converted the database to incremental auto-vacuum") {
+		t.Errorf("no conversion logged:\n%s", logs.String())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if mode := autoVacuumOf(t, path); mode != autoVacuumIncremental {
+		t.Errorf("auto_vacuum %d after the conversion, want %d", mode, autoVacuumIncremental)
+	}
+	full := fileSize(path)
+
+	// The cap lowered to 100: Open deletes the rest, the first retention
+	// run gives the space back.
+	opts.MaxCount = 100
+	s, err = OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	deadline := time.Now().Add(10 * time.Second)
+	for fileSize(path) > full/10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the file is %d bytes 10s after retention deleted 19,900 of 20,000 rows (%d bytes)", fileSize(path), full)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("%d bytes with 20,000 samples, %d with 100", full, fileSize(path))
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// appendRunning appends n samples to s, running it meanwhile.
+func appendRunning(t *testing.T, s *Store, n int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := 0; i < n; i += 1000 {
+		batch := make([]metrics.Record, 0, 1000)
+		for j := i; j < min(i+1000, n); j++ {
+			batch = append(batch, metrics.Record{ReceivedAt: time.Unix(900, int64(j)), Sample: metrics.Sample{NrQueued: uint64(j)}})
+		}
+		if err := s.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// autoVacuumOf reads the auto_vacuum mode of the closed database at path.
+func autoVacuumOf(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode int
+	if err := db.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	return mode
 }
