@@ -96,38 +96,34 @@ func (s *Store) bound(ctx context.Context, tx txOps, added int) (int64, error) {
 // transaction: the age and count bounds, then a fresh count of the rows.
 func (s *Store) retain(ctx context.Context) (deleted int64, err error) {
 	start := time.Now()
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	ops := sqlTx{tx}
-	// Adding 0 takes the count's row first: on a shared database, this
-	// node's commits wait for the job, and it for them.
-	var ignored int64
-	if err := ops.queryRow(ctx, s.q.countAdd, s.countNode(), 0).Scan(&ignored); err != nil {
-		return 0, fmt.Errorf("lock the sample count: %w", err)
-	}
-	if deleted, err = ops.exec(ctx, s.q.retainAge, s.nodeArgs(s.ageCutoff())...); err != nil {
-		return 0, err
-	}
-	args := []any{int64(max(s.opts.MaxCount-1, 0))}
-	if s.listen != nil {
-		args = append([]any{s.opts.Node, s.opts.Node}, args...)
-	}
-	n, err := ops.exec(ctx, s.q.retainCount, args...)
-	if err != nil {
-		return 0, err
-	}
-	deleted += n
 	var count int64
-	if err := ops.queryRow(ctx, s.q.countRows, s.nodeArgs()...).Scan(&count); err != nil {
-		return 0, err
-	}
-	if _, err := ops.exec(ctx, s.q.countSet, s.countNode(), count); err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
+	err = s.writeIn(ctx, func(tx *sql.Tx) error {
+		ops := sqlTx{tx}
+		// Adding 0 takes the count's row first: on a shared database, this
+		// node's commits wait for the job, and it for them.
+		var ignored int64
+		if err := ops.queryRow(ctx, s.q.countAdd, s.countNode(), 0).Scan(&ignored); err != nil {
+			return fmt.Errorf("lock the sample count: %w", err)
+		}
+		if deleted, err = ops.exec(ctx, s.q.retainAge, s.nodeArgs(s.ageCutoff())...); err != nil {
+			return err
+		}
+		args := []any{int64(max(s.opts.MaxCount-1, 0))}
+		if s.listen != nil {
+			args = append([]any{s.opts.Node, s.opts.Node}, args...)
+		}
+		n, err := ops.exec(ctx, s.q.retainCount, args...)
+		if err != nil {
+			return err
+		}
+		deleted += n
+		if err := ops.queryRow(ctx, s.q.countRows, s.nodeArgs()...).Scan(&count); err != nil {
+			return err
+		}
+		_, err = ops.exec(ctx, s.q.countSet, s.countNode(), count)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
 	s.log.Debug("history retention", "deleted", deleted, "samples", count, "took", time.Since(start))

@@ -34,6 +34,11 @@ import (
 //   - Space: PostgreSQL's autovacuum makes the space of deleted rows
 //     reusable by itself; a SQLite file keeps it until an incremental
 //     vacuum gives it back (vacuum.go).
+//   - Files: a SQLite database is files of this node, which something
+//     else can delete, replace, truncate or corrupt under the server, and
+//     which a second server could open; SQLite's side locks them and
+//     checks them at every write (sqlitefiles.go). PostgreSQL's files are
+//     its server's business, and several nodes share it by design.
 //   - Schema versions: SQLite keeps the version in PRAGMA user_version;
 //     PostgreSQL in a schema_migrations table, under an advisory lock so
 //     nodes starting together migrate once.
@@ -73,7 +78,21 @@ type dialect interface {
 	// it after deleting.
 	reclaim(ctx context.Context, log *slog.Logger) error
 
+	// verify returns a *fileProblem when the database's files are no
+	// longer the ones the store opened, or no longer sound; whole (a
+	// fuller check) only while the caller holds the writer connection.
+	verify(whole bool) error
+	// verifyNow is verify(true), taking the writer connection.
+	verifyNow(ctx context.Context) error
+	// probeSpace asks the storage for fresh space, for the write probe.
+	probeSpace() error
+	// classify names the cause of a failed write or read for people
+	// ("the disk is full"; "" when there is nothing to add to the error),
+	// or returns the problem when it shows the database file is corrupt.
+	classify(err error) (cause string, corrupt *fileProblem)
+
 	// close releases what the dialect holds besides the *sql.DBs; Close
-	// calls it first.
+	// calls it first. release is called last, after the *sql.DBs closed.
 	close() error
+	release() error
 }

@@ -21,19 +21,26 @@ func (s *Store) Append(ctx context.Context, recs []metrics.Record) error {
 	return err
 }
 
-// commit writes one group of appends.
+// commit writes one group of appends, bounding the history in the same
+// transaction, and answers them only while the database file is still
+// the one the store opened.
 func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs, func(ctx context.Context, tx txOps) error {
-		_, err := s.bound(ctx, tx, len(recs))
+	if err := s.refuseWrite(); err != nil {
 		return err
-	})
-	if err != nil {
-		return unavailable(err, "be written")
 	}
-	return nil
+	err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs, func(ctx context.Context, tx txOps) error {
+		if _, err := s.bound(ctx, tx, len(recs)); err != nil {
+			return err
+		}
+		return s.d.verify(true)
+	})
+	if err == nil {
+		err = s.d.verify(false)
+	}
+	return s.wrote(err)
 }
 
 // nodeArgs puts the node before args when rows are scoped to it.
@@ -114,22 +121,22 @@ func (s *Store) queryRecords(ctx context.Context, query string, args ...any) ([]
 func (s *Store) eachRecord(ctx context.Context, query string, args []any, fn func(at int64, smp *metrics.Sample)) error {
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return unavailable(err, "be read")
+		return s.readFailed(err)
 	}
 	defer rows.Close()
 	sc := s.d.newScanner(s.layout)
 	var smp metrics.Sample
 	for rows.Next() {
 		if err := rows.Scan(sc.dest...); err != nil {
-			return unavailable(err, "be read")
+			return s.readFailed(err)
 		}
 		if err := sc.decode(&smp); err != nil {
-			return unavailable(err, "be read")
+			return s.readFailed(err)
 		}
 		fn(sc.at, &smp)
 	}
 	if err := rows.Err(); err != nil {
-		return unavailable(err, "be read")
+		return s.readFailed(err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -58,6 +59,28 @@ type postgresDialect struct {
 
 func (d *postgresDialect) describe() string     { return "postgres " + d.where }
 func (d *postgresDialect) migrationDir() string { return "migrations/postgres" }
+
+// PostgreSQL's files are its server's: nothing to verify or probe here.
+func (d *postgresDialect) verify(bool) error               { return nil }
+func (d *postgresDialect) verifyNow(context.Context) error { return nil }
+func (d *postgresDialect) probeSpace() error               { return nil }
+func (d *postgresDialect) release() error                  { return nil }
+
+// classify names the server's failures that tell why writes fail. A
+// corrupt PostgreSQL database is its server's to report.
+func (d *postgresDialect) classify(err error) (string, *fileProblem) {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pe.Code {
+		case "53100":
+			return "the database server's disk is full", nil
+		case "25006":
+			return "the database is read-only", nil
+		case "58030":
+			return "the database server has an I/O error", nil
+		}
+	}
+	return "", nil
+}
 
 // reclaim does nothing: autovacuum makes the space of deleted rows
 // reusable.

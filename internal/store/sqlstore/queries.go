@@ -12,9 +12,10 @@ type queries struct {
 
 	// The count of metric rows (metric_counts), by node: '' on a database
 	// of one node.
-	countAdd string // node, added; returns the new count
-	countSub string // deleted, node
-	countSet string // node, count
+	countAdd     string // node, added; returns the new count
+	countSub     string // deleted, node
+	countSet     string // node, count
+	countSamples string // node
 
 	version         string
 	bumpVersion     string // returns the new version
@@ -50,8 +51,9 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 		countRows: "SELECT count(*) FROM metrics" + latestWhere,
 		countAdd: `INSERT INTO metric_counts (node, samples) VALUES (?, ?)
 			ON CONFLICT (node) DO UPDATE SET samples = metric_counts.samples + excluded.samples RETURNING samples`,
-		countSub: `UPDATE metric_counts SET samples = samples - ? WHERE node = ?`,
-		countSet: `INSERT INTO metric_counts (node, samples) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET samples = excluded.samples`,
+		countSub:     `UPDATE metric_counts SET samples = samples - ? WHERE node = ?`,
+		countSamples: `SELECT samples FROM metric_counts WHERE node = ?`,
+		countSet:     `INSERT INTO metric_counts (node, samples) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET samples = excluded.samples`,
 
 		version:         `SELECT value FROM counters WHERE name = 'strategies_version'`,
 		bumpVersion:     `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version' RETURNING value`,
@@ -70,7 +72,7 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 		q.announce = `SELECT pg_notify(?, ?)`
 	}
 	for _, s := range []*string{&q.rangeMetrics, &q.latestMetric, &q.retainAge, &q.retainCount, &q.trimOldest, &q.countRows,
-		&q.countAdd, &q.countSub, &q.countSet,
+		&q.countAdd, &q.countSub, &q.countSet, &q.countSamples,
 		&q.namedStrategy, &q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce, &q.getSecret, &q.addSecret} {
 		*s = d.bind(*s)
 	}

@@ -18,17 +18,17 @@ import (
 // before this one) is converted once, at open, by VACUUM.
 
 // incrementalVacuum makes the database one that reclaim can shrink. A new
-// database is one already (OpenSQLite asks for it before the first
-// table); an older one is rewritten by VACUUM, atomically (a crash during it leaves the file as it was, and
-// the next start tries again). VACUUM needs free space of about the
-// file's size, in the data directory (not /tmp, often read-only in a
-// container); when it fails the store works on, and the file shrinks only
-// once a later start converts it.
+// database is one already (OpenSQLite asks for it before its first page);
+// an older one is rewritten by VACUUM, atomically (a crash during it
+// leaves the file as it was, and the next start tries again). VACUUM
+// needs free space of about the file's size, in the data directory (not
+// /tmp, often read-only in a container); when it fails the store works
+// on, and the file shrinks only once a later start converts it.
 func (d *sqliteDialect) incrementalVacuum(ctx context.Context, log *slog.Logger) error {
 	if mode, err := d.autoVacuum(ctx); err != nil || mode == autoVacuumIncremental {
 		return err
 	}
-	// The mode takes effect with the VACUUM.
+	// On an existing database the mode takes effect with the VACUUM.
 	if _, err := d.write.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
 		return fmt.Errorf("set auto_vacuum: %w", err)
 	}
@@ -67,10 +67,18 @@ func (d *sqliteDialect) autoVacuum(ctx context.Context) (int, error) {
 }
 
 // reclaim gives the file's free pages back to the file system and
-// checkpoints, so that the file itself shrinks.
+// checkpoints, so that the file itself shrinks. Both write the database
+// file, so each comes after a look at it, as commits do: a checkpoint
+// into a truncated file would give it a sound header again, and hide the
+// truncation.
 func (d *sqliteDialect) reclaim(ctx context.Context, log *slog.Logger) error {
+	conn, err := d.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	var free int64
-	if err := d.write.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
+	if err := conn.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
 		return fmt.Errorf("count free pages: %w", err)
 	}
 	if free == 0 {
@@ -78,11 +86,17 @@ func (d *sqliteDialect) reclaim(ctx context.Context, log *slog.Logger) error {
 	}
 	start, before := time.Now(), fileSize(d.path)
 	log.Debug("reclaiming free pages", "pages", free, "bytes", before)
-	if _, err := d.write.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+	if err := d.verify(true); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
 		return fmt.Errorf("incremental vacuum: %w", err)
 	}
+	if err := d.verify(true); err != nil {
+		return err
+	}
 	var busy, frames, copied int64
-	if err := d.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+	if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	log.Debug("reclaimed free pages", "pages", free, "bytes_before", before, "bytes_after", fileSize(d.path),

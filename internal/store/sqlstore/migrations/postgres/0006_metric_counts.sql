@@ -7,3 +7,6 @@ CREATE TABLE metric_counts (
     samples BIGINT NOT NULL
 );
 INSERT INTO metric_counts (node, samples) SELECT node, count(*) FROM metrics GROUP BY node;
+-- What the store's write probe moves when the server has written nothing
+-- for a while, to learn whether writes still succeed.
+INSERT INTO counters (name, value) VALUES ('write_probe', 0);

@@ -8,3 +8,6 @@ CREATE TABLE metric_counts (
     samples INTEGER NOT NULL
 );
 INSERT INTO metric_counts (node, samples) SELECT '', count(*) FROM metrics;
+-- What the store's write probe moves when the server has written nothing
+-- for a while, to learn whether writes still succeed.
+INSERT INTO counters (name, value) VALUES ('write_probe', 0);
