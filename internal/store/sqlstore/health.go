@@ -96,27 +96,25 @@ func (s *Store) readFailed(err error) error {
 	return unavailable(err, "be read")
 }
 
+// writeSucceeded and writeFailed log a change of state before anyone can
+// see it, as fileFailed does.
 func (s *Store) writeSucceeded() {
 	s.wh.mu.Lock()
-	failing, since := s.wh.failing, s.wh.since
-	s.wh.failing, s.wh.last = nil, time.Now()
-	s.wh.mu.Unlock()
-	if failing != nil {
-		s.log.Info("store writes succeed again", "store", s.d.describe(), "failed_for", time.Since(since).Round(time.Millisecond))
+	defer s.wh.mu.Unlock()
+	if s.wh.failing != nil {
+		s.log.Info("store writes succeed again", "store", s.d.describe(), "failed_for", time.Since(s.wh.since).Round(time.Millisecond))
 	}
+	s.wh.failing, s.wh.last = nil, time.Now()
 }
 
 func (s *Store) writeFailed(err error, cause string) {
 	s.wh.mu.Lock()
-	first := s.wh.failing == nil
-	s.wh.failing, s.wh.last = err, time.Now()
-	if first {
-		s.wh.since = s.wh.last
-	}
-	s.wh.mu.Unlock()
-	if first {
+	defer s.wh.mu.Unlock()
+	if s.wh.failing == nil {
+		s.wh.since = time.Now()
 		s.log.Error("store writes fail: the store is down until one succeeds", "store", s.d.describe(), "cause", cause, "err", err)
 	}
+	s.wh.failing, s.wh.last = err, time.Now()
 }
 
 // fileFailed makes the store refuse writes. The first problem is logged

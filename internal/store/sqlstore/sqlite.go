@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -44,7 +45,10 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 
 // openLocked is OpenSQLite once the database is locked.
 func openLocked(ctx context.Context, path string, lock *os.File, opts Options) (*Store, error) {
-	fresh := isNew(path, opts.Logger)
+	fresh, err := isNew(path, opts.Logger)
+	if err != nil {
+		return nil, openFailed(path, err)
+	}
 	dsn := func(mode string, first ...string) string {
 		q := url.Values{}
 		pragmas := append(first, "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "cache_size(-16384)",
@@ -74,25 +78,33 @@ func openLocked(ctx context.Context, path string, lock *os.File, opts Options) (
 	}
 	read.SetMaxOpenConns(4)
 	d := &sqliteDialect{path: path, write: write, lock: lock}
-	s, err := d.prepare(ctx, read, opts)
+	s, err := d.prepare(ctx, read, fresh, opts)
 	if err != nil {
 		read.Close()
 		write.Close()
 		if d.files != nil {
 			d.files.close()
 		}
-		if p, ok := errors.AsType[*fileProblem](err); ok {
-			return nil, fmt.Errorf("the database file %s %s: %s", path, p.what, p.fix)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, openFailed(path, err)
 	}
 	return s, nil
 }
 
+// openFailed says why the database at path was not opened: what is wrong
+// with its file and what to do, or the error.
+func openFailed(path string, err error) error {
+	if p, ok := errors.AsType[*fileProblem](err); ok {
+		return fmt.Errorf("%w: %s", p, p.fix)
+	}
+	return fmt.Errorf("open %s: %w", path, err)
+}
+
 // prepare checks, migrates and guards the database that d and read open.
-func (d *sqliteDialect) prepare(ctx context.Context, read *sql.DB, opts Options) (*Store, error) {
-	if err := d.quickCheck(ctx); err != nil {
-		return nil, err
+func (d *sqliteDialect) prepare(ctx context.Context, read *sql.DB, fresh bool, opts Options) (*Store, error) {
+	if !fresh {
+		if err := quickCheck(ctx, d.path, read); err != nil {
+			return nil, err
+		}
 	}
 	s, err := open(ctx, d, d.write, read, nil, opts)
 	if err != nil {
@@ -113,27 +125,32 @@ func (d *sqliteDialect) prepare(ctx context.Context, read *sql.DB, opts Options)
 	return s, nil
 }
 
-// quickCheck runs SQLite's quick check: a file that is not a database, or
-// a damaged one, is refused before anything is written to it.
-func (d *sqliteDialect) quickCheck(ctx context.Context) error {
+// quickCheck runs SQLite's quick check on a read-only connection: a file
+// that is not a database, or a damaged one, is refused before anything
+// is written to it (the writer's connection, closing last, would
+// checkpoint the WAL into it).
+func quickCheck(ctx context.Context, path string, read *sql.DB) error {
 	var res string
-	err := d.write.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res)
+	err := read.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res)
 	if err == nil && res == "ok" {
 		return nil
 	}
 	if err != nil {
-		if _, corrupt := d.classify(err); corrupt != nil {
+		if _, corrupt := (&sqliteDialect{path: path}).classify(err); corrupt != nil {
 			return corrupt
 		}
 		return err
 	}
-	return &fileProblem{path: d.path, what: "is corrupt (" + res + ")", fix: corruptFix}
+	// The check lists its findings on several lines; the message is one.
+	res = strings.Join(strings.Fields(strings.ReplaceAll(res, "*** in database main ***", "")), " ")
+	return &fileProblem{path: path, what: "is corrupt (" + res + ")", fix: corruptFix}
 }
 
 // isNew reports whether the database at path is new, and says so: none
 // yet, or an empty file, which a truncation to nothing leaves behind as
-// well.
-func isNew(path string, log *slog.Logger) bool {
+// well. An empty file whose WAL holds data is refused: SQLite would
+// delete that WAL, and the data with it, without a word.
+func isNew(path string, log *slog.Logger) (bool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -141,12 +158,17 @@ func isNew(path string, log *slog.Logger) bool {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		log.Info("creating a new, empty database", "path", path)
-		return true
-	case err == nil && fi.Size() == 0 && fileSize(path+"-wal") <= 0:
-		log.Warn("the database file is empty: starting with an empty database", "path", path)
-		return true
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("look at the database file: %w", err)
+	case fi.Size() > 0:
+		return false, nil
+	case fileSize(path+"-wal") > 0:
+		return false, &fileProblem{path: path, what: "is empty while its WAL holds data: it was truncated",
+			fix: "with the server stopped, restore the file from a backup, or move it and its -wal away to start with an empty database"}
 	}
-	return false
+	log.Warn("the database file is empty: starting with an empty database", "path", path)
+	return true, nil
 }
 
 // IntegrityCheck runs SQLite's integrity check; PostgreSQL has none.
