@@ -26,11 +26,22 @@ type txOps interface {
 	queryRow(ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error }
 }
 
-// sqlTx is a database/sql transaction as txOps.
-type sqlTx struct{ tx *sql.Tx }
+// sqlTx is a database/sql transaction as txOps. It runs the statements
+// of stmts prepared: a commit runs the same few, and SQLite's driver
+// would parse each of them again every time.
+type sqlTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // by query; may be nil
+}
 
 func (t sqlTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := t.stmts[query]; st != nil {
+		res, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -38,7 +49,34 @@ func (t sqlTx) exec(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (t sqlTx) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error } {
+	if st := t.stmts[query]; st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// prepareBound prepares the statements every commit runs to bound the
+// history.
+func (s *Store) prepareBound(ctx context.Context) error {
+	s.prepared = map[string]*sql.Stmt{}
+	for _, q := range []string{s.q.countAdd, s.q.retainAge, s.q.trimOldest, s.q.countSub} {
+		st, err := s.write.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.prepared[q] = st
+	}
+	return nil
+}
+
+// ops is tx as txOps, with the prepared statements when it is a
+// database/sql transaction.
+func (s *Store) ops(tx txOps) txOps {
+	if t, ok := tx.(sqlTx); ok {
+		t.stmts = s.prepared
+		return t
+	}
+	return tx
 }
 
 // countNode is the metric_counts row of the rows this store bounds: its
@@ -98,7 +136,7 @@ func (s *Store) retain(ctx context.Context) (deleted int64, err error) {
 	start := time.Now()
 	var count int64
 	err = s.writeIn(ctx, func(tx *sql.Tx) error {
-		ops := sqlTx{tx}
+		ops := sqlTx{tx: tx, stmts: s.prepared}
 		// Adding 0 takes the count's row first: on a shared database, this
 		// node's commits wait for the job, and it for them.
 		var ignored int64

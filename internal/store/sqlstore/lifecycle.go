@@ -47,6 +47,9 @@ func open(ctx context.Context, d dialect, write, read *sql.DB, listen *listener,
 	s.q = buildQueries(d, d.sampleColumns(s.layout), listen != nil)
 	s.aq = buildAuditQueries(d)
 	if s.schema == latest {
+		if err := s.prepareBound(ctx); err != nil {
+			return nil, err
+		}
 		// The bounds hold from the start, also after they were lowered.
 		if _, err := s.retain(ctx); err != nil {
 			return nil, fmt.Errorf("bound the metric history: %w", err)
@@ -134,6 +137,9 @@ func (s *Store) retainAll(ctx context.Context) {
 // Close closes the database. Run must have returned (or never started).
 func (s *Store) Close() error {
 	errs := []error{s.d.close()}
+	for _, st := range s.prepared {
+		errs = append(errs, st.Close())
+	}
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
 	}

@@ -32,7 +32,7 @@ func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
 		return err
 	}
 	err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs, func(ctx context.Context, tx txOps) error {
-		if _, err := s.bound(ctx, tx, len(recs)); err != nil {
+		if _, err := s.bound(ctx, s.ops(tx), len(recs)); err != nil {
 			return err
 		}
 		return s.d.verify(true)

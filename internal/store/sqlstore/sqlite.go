@@ -308,7 +308,7 @@ func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout [
 			return err
 		}
 	}
-	if err := bound(ctx, sqlTx{tx}); err != nil {
+	if err := bound(ctx, sqlTx{tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -75,6 +75,8 @@ type Store struct {
 	group  *groupcommit.Committer
 	listen *listener // nil unless the database is shared
 	wh     writeHealth
+	// prepared are statements prepared on write, by query (bound.go).
+	prepared map[string]*sql.Stmt
 }
 
 var (
