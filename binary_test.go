@@ -22,7 +22,7 @@ import (
 // binServer is the built server running as a child process, with every
 // line it logs kept.
 type binServer struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
 	client *http.Client
@@ -37,7 +37,7 @@ type binServer struct {
 var serverArgs = []string{"--listen=127.0.0.1:0", "--log-format=json", "--kube-mode=off"}
 
 // launch starts the server with args; it does not wait for it to listen.
-func launch(t *testing.T, args ...string) *binServer {
+func launch(t testing.TB, args ...string) *binServer {
 	t.Helper()
 	s := &binServer{t: t, exited: make(chan struct{}), client: &http.Client{Timeout: 10 * time.Second}}
 	s.cmd = exec.Command(binPath, append(append([]string{}, serverArgs...), args...)...)
@@ -79,7 +79,7 @@ func launch(t *testing.T, args ...string) *binServer {
 }
 
 // runServer starts the server and waits until it listens.
-func runServer(t *testing.T, args ...string) *binServer {
+func runServer(t testing.TB, args ...string) *binServer {
 	t.Helper()
 	s := launch(t, args...)
 	line := s.waitLog(`"msg":"listening"`, 30*time.Second)
@@ -266,7 +266,7 @@ func (s *binServer) storedQueued() []uint64 {
 }
 
 // waitUntil polls cond every 20 ms for up to timeout.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -279,7 +279,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 
 // integrity runs SQLite's integrity check on the database at path, which
 // no server has open.
-func integrity(t *testing.T, path string) {
+func integrity(t testing.TB, path string) {
 	t.Helper()
 	s, err := sqlstore.OpenSQLite(context.Background(), path, sqlstore.Options{MaxCount: 1 << 30, MaxAge: 1 << 62})
 	if err != nil {
