@@ -25,43 +25,10 @@ func needRoot(t *testing.T, why string) {
 	testenv.Require(t, os.Geteuid() == 0, why)
 }
 
-// mountTmpfs mounts a tmpfs of size on a new directory for the test.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	needRoot(t, "a small disk is a tmpfs mounted as root")
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Fatalf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unmount(t, dir) })
-	return dir
-}
-
 func unmount(t *testing.T, dir string) {
 	t.Helper()
 	if err := syscall.Unmount(dir, 0); err != nil && err != syscall.EINVAL {
 		t.Errorf("unmount %s: %v", dir, err)
-	}
-}
-
-// fillDisk writes zeros to a file in dir until the disk is full, and
-// returns the file.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	name := filepath.Join(dir, "filler")
-	f, err := os.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !strings.Contains(err.Error(), "no space left") {
-				t.Fatal(err)
-			}
-			return name
-		}
 	}
 }
 
@@ -89,14 +56,14 @@ func expectDown(t *testing.T, s *binServer, want, detail string) {
 // down and the server not ready; once space is freed the store comes back
 // by itself (its write probe), with nothing acknowledged lost.
 func TestFaultFullDisk(t *testing.T) {
-	dir := mountTmpfs(t, "8m")
+	dir := testenv.MountTmpfs(t, "8m")
 	s := runServer(t, "--data-dir="+dir)
 	var acked []uint64
 	if code, body := s.postSamples(1, 2, 3); code != http.StatusOK {
 		t.Fatalf("POST = %d %s", code, body)
 	}
 	acked = append(acked, 1, 2, 3)
-	filler := fillDisk(t, dir)
+	filler := testenv.FillDisk(t, dir)
 	// SQLite reuses the space its files hold: writes go on until they
 	// need more. Batches of 1000 need more at once.
 	next := uint64(1000)

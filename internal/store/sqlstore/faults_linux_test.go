@@ -5,50 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/bss-api/bss-api/internal/apperr"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
-
-// smallDisk mounts a tmpfs of size bytes for the test and returns its
-// path.
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	testenv.Require(t, os.Geteuid() == 0, "a full or read-only disk is a tmpfs mounted as root")
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Fatalf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fill writes a file of zeros until the disk at dir is full.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	name := filepath.Join(dir, "filler")
-	f, err := os.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !strings.Contains(err.Error(), "no space left") {
-				t.Fatal(err)
-			}
-			return name
-		}
-	}
-}
 
 // checkFailing asserts that a write fails naming cause, that the store is
 // Down saying so, and that it recovers once repair is done: by the write
@@ -80,12 +42,12 @@ func checkFailing(t *testing.T, s *Store, logs *logBuffer, cause string, repair 
 }
 
 func TestSQLiteFullDisk(t *testing.T) {
-	dir := smallDisk(t, "4m")
+	dir := testenv.MountTmpfs(t, "4m")
 	s, logs := faultStore(t, filepath.Join(dir, "bss.db"))
 	if err := appendOne(s); err != nil {
 		t.Fatal(err)
 	}
-	filler := fill(t, dir)
+	filler := testenv.FillDisk(t, dir)
 	checkFailing(t, s, logs, "the disk is full", func() {
 		if err := os.Remove(filler); err != nil {
 			t.Fatal(err)
