@@ -70,8 +70,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	// The store's lock is taken first (it is cheap, and creates no more
+	// than a lock file): a second server on the same data stops here, in
+	// one line naming the first.
+	lock, err := lockStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }() // until openStore takes it
+
 	// Everything that can be wrong with the configuration is found before
-	// anything is opened or started.
+	// anything else is opened or started.
 	kc, err := connectKube(cfg, getenv, log)
 	if err != nil {
 		return usageError{err}
@@ -94,7 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return usageError{err}
 	}
-	st, err := openStore(ctx, cfg, now, log)
+	st, err := openStore(ctx, cfg, lock, now, log)
+	lock = nil // the store's now, opened or not
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,7 @@ type Config struct {
 
 	Security
 	Limits
+	Storage
 
 	ShowVersion bool
 }
@@ -95,6 +96,7 @@ func Default() Config {
 		DataDir:           "data",
 		Security:          defaultSecurity(),
 		Limits:            defaultLimits(),
+		Storage:           defaultStorage(),
 	}
 }
 
@@ -168,6 +170,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the default SQLite store")
 	cfg.flags(fs)
 	cfg.limitFlags(fs)
+	cfg.storageFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -281,6 +284,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)
 	}
 	if err := c.validateLimits(); err != nil {
+		return err
+	}
+	if err := c.validateStorage(); err != nil {
 		return err
 	}
 	return c.validate(c.KubeMode)

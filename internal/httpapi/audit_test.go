@@ -258,6 +258,7 @@ func TestAuditBadParameters(t *testing.T) {
 		{"limit=0", "limit"}, {"limit=1001", "limit"}, {"limit=ten", "limit"},
 		{"since=yesterday", "since"}, {"until=-5m", "until"},
 		{"since=2025-06-19T10:00:00Z&until=2025-06-19T09:00:00Z", "until"}, {"since=1h&until=1h", "until"},
+		{"since=1000-01-01T00:00:00Z", "since"}, {"until=3000-01-01T00:00:00Z", "until"},
 	} {
 		res := env.client.Get(t, "/api/v1/audit?"+tt.query)
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(res.Body), tt.field+":") {

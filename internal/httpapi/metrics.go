@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -175,6 +176,14 @@ func parseRange(v url.Values, now time.Time, def, maxLimit int) (timeRange, erro
 	return p, nil
 }
 
+// The times a range query may name: what Unix nanoseconds, the stores'
+// time keys, can hold. A time outside would wrap around when converted
+// and select the wrong records.
+var (
+	earliestTime = time.Unix(0, math.MinInt64).UTC()
+	latestTime   = time.Unix(0, math.MaxInt64).UTC()
+)
+
 // parseTimeParam reads an RFC3339 time, or a duration meaning "that long
 // before now". An absent parameter is the zero time (unbounded).
 func parseTimeParam(v url.Values, name string, now time.Time) (time.Time, error) {
@@ -182,14 +191,20 @@ func parseTimeParam(v url.Values, name string, now time.Time) (time.Time, error)
 	if raw == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
-		return t, nil
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		d, derr := time.ParseDuration(raw)
+		if derr != nil || d < 0 {
+			return time.Time{}, apperr.Errorf(apperr.Invalid,
+				"%s: must be an RFC3339 time such as 2025-06-19T10:30:00Z or a duration before now such as 15m, got %q", name, raw)
+		}
+		t = now.Add(-d)
 	}
-	if d, err := time.ParseDuration(raw); err == nil && d >= 0 {
-		return now.Add(-d), nil
+	if t.Before(earliestTime) || t.After(latestTime) {
+		return time.Time{}, apperr.Errorf(apperr.Invalid, "%s: must be from %s to %s, got %q",
+			name, earliestTime.Format(time.RFC3339Nano), latestTime.Format(time.RFC3339Nano), raw)
 	}
-	return time.Time{}, apperr.Errorf(apperr.Invalid,
-		"%s: must be an RFC3339 time such as 2025-06-19T10:30:00Z or a duration before now such as 15m, got %q", name, raw)
+	return t, nil
 }
 
 type summaryResponse struct {

@@ -22,6 +22,11 @@ type History interface {
 	Range(ctx context.Context, q Query) (recs []Record, more bool, err error)
 	// Latest returns the newest record; ok is false when there is none.
 	Latest(ctx context.Context) (rec Record, ok bool, err error)
+	// Summary summarises the records with from <= ReceivedAt <= to (those
+	// within retention) as Summarize does, answering exactly what
+	// Summarize of those records returns, without holding them all in
+	// memory at once.
+	Summary(ctx context.Context, from, to time.Time) (Summary, error)
 }
 
 // Query selects records from a History. A zero Since or Until is unbounded.
@@ -165,12 +170,11 @@ func (r *Recorder) Range(ctx context.Context, q Query) ([]Record, bool, error) {
 // Summary summarises the records received in the window ending now.
 func (r *Recorder) Summary(ctx context.Context, window time.Duration) (Summary, error) {
 	to := r.now().UTC()
-	from := to.Add(-window)
-	recs, _, err := r.history.Range(ctx, Query{Since: from, Until: to.Add(time.Nanosecond)})
+	s, err := r.history.Summary(ctx, to.Add(-window), to)
 	if err != nil {
-		return Summary{}, fmt.Errorf("read history: %w", err)
+		return Summary{}, fmt.Errorf("summarise history: %w", err)
 	}
-	return Summarize(recs, from, to), nil
+	return s, nil
 }
 
 // Stats are counts since the process started.

@@ -38,53 +38,96 @@ type GaugeStats struct {
 // except across a restart, where the counter started again from zero and the
 // increase is the new value. Rates therefore never go negative.
 func Summarize(recs []Record, from, to time.Time) Summary {
-	s := Summary{
-		From: from, To: to, Samples: len(recs),
-		Rates:     map[string]float64{},
-		Increases: map[string]uint64{},
-		Gauges:    map[string]GaugeStats{},
+	z := NewSummarizer(from, to)
+	for i := range recs {
+		z.Add(recs[i].ReceivedAt, &recs[i].Sample)
 	}
-	if len(recs) == 0 {
-		return s
-	}
-	var inc [len(fields)]uint64
-	for i := 1; i < len(recs); i++ {
-		prev, cur := &recs[i-1].Sample, &recs[i].Sample
-		restart := restarted(prev, cur)
+	return z.Summary()
+}
+
+// Summarizer computes a Summary from records given one at a time, oldest
+// first, and keeps none of them: memory stays the same whatever the
+// window holds. Summarize is a Summarizer over a slice, so a store that
+// feeds it the rows of a window answers exactly what Summarize would.
+// Not safe for concurrent use.
+type Summarizer struct {
+	from, to    time.Time
+	n           int
+	first, last time.Time
+	prev        Sample
+	resets      int
+	inc         [len(fields)]uint64 // counters: the increase so far
+	lo, hi      [len(fields)]uint64 // gauges: the extremes so far
+	sum         [len(fields)]float64
+}
+
+// NewSummarizer returns a Summarizer of the window [from, to].
+func NewSummarizer(from, to time.Time) *Summarizer {
+	return &Summarizer{from: from, to: to}
+}
+
+// Add takes the next record: received at at, after every record added
+// before. s is read during the call only.
+func (z *Summarizer) Add(at time.Time, s *Sample) {
+	if z.n == 0 {
+		z.first = at
+		for j, f := range fields {
+			if f.Kind == Gauge {
+				z.lo[j] = f.Get(s)
+			}
+		}
+	} else {
+		restart := restarted(&z.prev, s)
 		if restart {
-			s.Resets++
+			z.resets++
 		}
 		for j, f := range fields {
 			if f.Kind != Counter {
 				continue
 			}
 			if restart {
-				inc[j] += f.Get(cur)
+				z.inc[j] += f.Get(s)
 			} else {
-				inc[j] += f.Get(cur) - f.Get(prev)
+				z.inc[j] += f.Get(s) - f.Get(&z.prev)
 			}
 		}
 	}
 	for j, f := range fields {
+		if f.Kind == Gauge {
+			v := f.Get(s)
+			z.lo[j], z.hi[j] = min(z.lo[j], v), max(z.hi[j], v)
+			z.sum[j] += float64(v)
+		}
+	}
+	z.n++
+	z.last = at
+	z.prev = *s
+}
+
+// Summary returns the summary of the records added so far.
+func (z *Summarizer) Summary() Summary {
+	s := Summary{
+		From: z.from, To: z.to, Samples: z.n, Resets: z.resets,
+		Rates:     map[string]float64{},
+		Increases: map[string]uint64{},
+		Gauges:    map[string]GaugeStats{},
+	}
+	if z.n == 0 {
+		return s
+	}
+	span := z.last.Sub(z.first)
+	for j, f := range fields {
 		switch f.Kind {
 		case Counter:
-			if len(recs) < 2 {
+			if z.n < 2 {
 				continue
 			}
-			s.Increases[f.Name] = inc[j]
-			if span := recs[len(recs)-1].ReceivedAt.Sub(recs[0].ReceivedAt); span >= minRateSpan {
-				s.Rates[f.Name] = float64(inc[j]) / span.Seconds()
+			s.Increases[f.Name] = z.inc[j]
+			if span >= minRateSpan {
+				s.Rates[f.Name] = float64(z.inc[j]) / span.Seconds()
 			}
 		case Gauge:
-			g := GaugeStats{Min: f.Get(&recs[0].Sample)}
-			var sum float64
-			for i := range recs {
-				v := f.Get(&recs[i].Sample)
-				g.Min, g.Max = min(g.Min, v), max(g.Max, v)
-				sum += float64(v)
-			}
-			g.Avg = sum / float64(len(recs))
-			s.Gauges[f.Name] = g
+			s.Gauges[f.Name] = GaugeStats{Min: z.lo[j], Avg: z.sum[j] / float64(z.n), Max: z.hi[j]}
 		}
 	}
 	return s

@@ -6,8 +6,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bss-api/bss-api/internal/audit"
@@ -93,12 +97,40 @@ const (
 
 // Options configure a Backend.
 type Options struct {
-	Node     string          // this node's name, written on every metric row
-	MaxAge   time.Duration   // metric retention by age
-	MaxCount int             // metric retention by count (of this node's rows)
-	Audit    audit.Retention // audit trail retention
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Node     string        // this node's name, written on every metric row
+	MaxAge   time.Duration // metric retention by age
+	MaxCount int           // metric retention by count (of this node's rows)
+	// RetainEvery is the period of the retention job; default 1 min.
+	RetainEvery time.Duration
+	Audit       audit.Retention // audit trail retention
+	Logger      *slog.Logger
+	Now         func() time.Time
+	// Lock is what Lock returned; Open's backend owns it from then on,
+	// and Open releases it if it fails.
+	Lock *sqlstore.Lock
+}
+
+// Lock takes what keeps a second server off the backend's data before
+// anything else is done, so that it fails at once, naming the server in
+// the way: for SQLite the database's lock (see sqlstore.LockSQLite). It
+// returns nil for the other kinds (the memory is the process's own, and
+// several nodes share a PostgreSQL database by design), and when the
+// database's directory does not exist yet: no server uses it then, and
+// nothing is created before the rest of the configuration is checked
+// (Open takes the lock). Pass the lock to Open in Options.Lock, or
+// Release it.
+func Lock(kind, path string) (*sqlstore.Lock, error) {
+	if kind != SQLite {
+		return nil, nil
+	}
+	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	l, err := sqlstore.LockSQLite(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return l, nil
 }
 
 // Open builds the backend of kind: memory (path unused), sqlite (path is
@@ -115,8 +147,11 @@ func Open(ctx context.Context, kind, path string, opts Options) (Backend, error)
 		opts.Now = time.Now
 	}
 	sqlOpts := sqlstore.Options{
-		Node: opts.Node, MaxAge: opts.MaxAge, MaxCount: opts.MaxCount, Audit: opts.Audit,
-		Logger: log.With("component", "store"), Now: opts.Now,
+		Node: opts.Node, MaxAge: opts.MaxAge, MaxCount: opts.MaxCount, RetainEvery: opts.RetainEvery, Audit: opts.Audit,
+		Logger: log.With("component", "store"), Now: opts.Now, Lock: opts.Lock,
+	}
+	if kind != SQLite {
+		_ = opts.Lock.Release() // Lock takes one for SQLite only
 	}
 	switch kind {
 	case Memory:

@@ -116,6 +116,20 @@ func (h *History) Range(_ context.Context, q metrics.Query) ([]metrics.Record, b
 	return out, more, nil
 }
 
+// Summary implements metrics.History: it summarises the ring in place,
+// under the read lock.
+func (h *History) Summary(_ context.Context, from, to time.Time) (metrics.Summary, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	since, _, _ := metrics.Query{Since: from}.Bounds(h.now(), h.maxAge)
+	z := metrics.NewSummarizer(from, to)
+	for i, end := h.search(since), h.search(to.UnixNano()+1); i < end; i++ {
+		e := h.at(i)
+		z.Add(time.Unix(0, e.at).UTC(), &e.s)
+	}
+	return z.Summary(), nil
+}
+
 // Latest implements metrics.History.
 func (h *History) Latest(_ context.Context) (metrics.Record, bool, error) {
 	h.mu.RLock()

@@ -61,16 +61,22 @@ func (a auditStore) Append(ctx context.Context, rec audit.Record) (time.Time, er
 		}
 		change = sql.NullString{String: string(b), Valid: true}
 	}
+	if err := a.s.refuseWrite(); err != nil {
+		return time.Time{}, err
+	}
 	at := rec.At.UnixNano()
 	for range maxTimeTries {
-		res, err := a.s.write.ExecContext(ctx, a.s.aq.insert, at, rec.Node, string(rec.Outcome), rec.Status, rec.Identity,
-			string(rec.Role), string(rec.Credential), rec.Method, rec.Route, rec.Path, rec.Client, rec.Reason, rec.Suppressed, change)
-		if err != nil {
-			return time.Time{}, unavailable(err, "be written")
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return time.Time{}, unavailable(err, "be written")
+		var n int64
+		err := a.s.writeIn(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, a.s.aq.insert, at, rec.Node, string(rec.Outcome), rec.Status, rec.Identity,
+				string(rec.Role), string(rec.Credential), rec.Method, rec.Route, rec.Path, rec.Client, rec.Reason, rec.Suppressed, change)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
+		if err := a.s.wrote(err); err != nil {
+			return time.Time{}, err
 		}
 		if n == 1 {
 			return time.Unix(0, at).UTC(), nil
@@ -135,18 +141,20 @@ func scanAudit(rows *sql.Rows) (audit.Record, error) {
 // prunes the whole table; the strictest settings win.
 func (s *Store) retainAudit(ctx context.Context) error {
 	keep := s.opts.Audit
-	if keep.MaxAge > 0 {
-		if _, err := s.write.ExecContext(ctx, s.aq.retainAge, s.opts.Now().Add(-keep.MaxAge).UnixNano()); err != nil {
-			return err
+	return s.writeIn(ctx, func(tx *sql.Tx) error {
+		if keep.MaxAge > 0 {
+			if _, err := tx.ExecContext(ctx, s.aq.retainAge, s.opts.Now().Add(-keep.MaxAge).UnixNano()); err != nil {
+				return err
+			}
 		}
-	}
-	if keep.MaxCount <= 0 {
+		if keep.MaxCount <= 0 {
+			return nil
+		}
+		for _, o := range audit.Outcomes() {
+			if _, err := tx.ExecContext(ctx, s.aq.retainCount, string(o), string(o), int64(keep.MaxCount-1)); err != nil {
+				return err
+			}
+		}
 		return nil
-	}
-	for _, o := range audit.Outcomes() {
-		if _, err := s.write.ExecContext(ctx, s.aq.retainCount, string(o), string(o), int64(keep.MaxCount-1)); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }

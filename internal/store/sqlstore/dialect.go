@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 
 	"github.com/bss-api/bss-api/internal/metrics"
 )
@@ -30,6 +31,14 @@ import (
 //   - Reading strategies: PostgreSQL needs a repeatable-read transaction
 //     for the version and the list to agree; a SQLite read transaction is a
 //     snapshot already (and its driver takes no isolation level).
+//   - Space: PostgreSQL's autovacuum makes the space of deleted rows
+//     reusable by itself; a SQLite file keeps it until an incremental
+//     vacuum gives it back (vacuum.go).
+//   - Files: a SQLite database is files of this node, which something
+//     else can delete, replace, truncate or corrupt under the server, and
+//     which a second server could open; SQLite's side locks them and
+//     checks them at every write (sqlitefiles.go). PostgreSQL's files are
+//     its server's business, and several nodes share it by design.
 //   - Schema versions: SQLite keeps the version in PRAGMA user_version;
 //     PostgreSQL in a schema_migrations table, under an advisory lock so
 //     nodes starting together migrate once.
@@ -47,8 +56,10 @@ type dialect interface {
 	// newScanner returns a reusable destination for rows of
 	// "received_at, " + sampleColumns.
 	newScanner(layout []metrics.Field) *recordScanner
-	// insertMetrics stores recs, all or none, in one transaction.
-	insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error
+	// insertMetrics stores recs, all or none, in one transaction, in
+	// which it then calls bound.
+	insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record,
+		bound func(context.Context, txOps) error) error
 	// layoutQuery reads the names of the counters a stored sample holds,
 	// in stored order, from the migrated schema.
 	layoutQuery() string
@@ -62,7 +73,26 @@ type dialect interface {
 	// setSchemaVersion records in tx that migration v was applied.
 	setSchemaVersion(ctx context.Context, tx *sql.Tx, v int) error
 
+	// reclaim gives the space of deleted rows back to the file system,
+	// when the database does not do it by itself; the retention job calls
+	// it after deleting.
+	reclaim(ctx context.Context, log *slog.Logger) error
+
+	// verify returns a *fileProblem when the database's files are no
+	// longer the ones the store opened, or no longer sound; whole (a
+	// fuller check) only while the caller holds the writer connection.
+	verify(whole bool) error
+	// verifyNow is verify(true), taking the writer connection.
+	verifyNow(ctx context.Context) error
+	// probeSpace asks the storage for fresh space, for the write probe.
+	probeSpace() error
+	// classify names the cause of a failed write or read for people
+	// ("the disk is full"; "" when there is nothing to add to the error),
+	// or returns the problem when it shows the database file is corrupt.
+	classify(err error) (cause string, corrupt *fileProblem)
+
 	// close releases what the dialect holds besides the *sql.DBs; Close
-	// calls it first.
+	// calls it first. release is called last, after the *sql.DBs closed.
 	close() error
+	release() error
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/bss-api/bss-api/internal/apperr"
-	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/groupcommit"
 	"github.com/bss-api/bss-api/internal/strategy"
@@ -29,6 +28,12 @@ func open(ctx context.Context, d dialect, write, read *sql.DB, listen *listener,
 	if opts.RetainEvery <= 0 {
 		opts.RetainEvery = time.Minute
 	}
+	if opts.CheckEvery <= 0 {
+		opts.CheckEvery = defaultCheckEvery
+	}
+	if opts.ProbeIdle <= 0 {
+		opts.ProbeIdle = defaultProbeIdle
+	}
 	s := &Store{opts: opts, log: opts.Logger, d: d, write: write, read: read, listen: listen}
 	latest, err := s.migrate(ctx, opts.targetVersion)
 	if err != nil {
@@ -41,6 +46,15 @@ func open(ctx context.Context, d dialect, write, read *sql.DB, listen *listener,
 	}
 	s.q = buildQueries(d, d.sampleColumns(s.layout), listen != nil)
 	s.aq = buildAuditQueries(d)
+	if s.schema == latest {
+		if err := s.prepareBound(ctx); err != nil {
+			return nil, err
+		}
+		// The bounds hold from the start, also after they were lowered.
+		if _, err := s.retain(ctx); err != nil {
+			return nil, fmt.Errorf("bound the metric history: %w", err)
+		}
+	}
 	s.group = groupcommit.New(s.commit)
 	if listen != nil {
 		listen.log, listen.version = s.log, s.version
@@ -67,19 +81,55 @@ func (s *Store) Run(ctx context.Context) error {
 	if s.listen != nil {
 		wg.Go(func() { s.listen.run(ctx) })
 	}
+	s.wh.mu.Lock()
+	s.wh.last = time.Now() // Open wrote
+	s.wh.mu.Unlock()
 	tick := time.NewTicker(s.opts.RetainEvery)
 	defer tick.Stop()
+	check := time.NewTicker(s.opts.CheckEvery)
+	defer check.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			if err := s.retain(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("metric retention failed", "err", err)
+		s.retainAll(ctx)
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-check.C:
+				s.check(ctx)
+			case <-tick.C:
+				waiting = false
 			}
-			if err := s.retainAudit(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("audit retention failed", "err", err)
+		}
+	}
+}
+
+// retainAll is one run of the retention job. Its failures count as
+// failed writes, but its successes do not count as writes that succeed:
+// it may have written nothing, or little, where a sample needs more.
+func (s *Store) retainAll(ctx context.Context) {
+	if s.refuseWrite() != nil {
+		return
+	}
+	for _, job := range []struct {
+		what string
+		run  func(context.Context) error
+	}{
+		{"metric retention", func(ctx context.Context) error { _, err := s.retain(ctx); return err }},
+		{"audit retention", s.retainAudit},
+		{"giving the space of deleted rows back", func(ctx context.Context) error { return s.d.reclaim(ctx, s.log) }},
+	} {
+		err := job.run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			continue
+		}
+		if err = s.wrote(err); err != nil {
+			if s.refuseWrite() == nil { // else the refusal was logged
+				s.log.Error(job.what+" failed", "err", err)
 			}
+			return
 		}
 	}
 }
@@ -87,21 +137,14 @@ func (s *Store) Run(ctx context.Context) error {
 // Close closes the database. Run must have returned (or never started).
 func (s *Store) Close() error {
 	errs := []error{s.d.close()}
+	for _, st := range s.prepared {
+		errs = append(errs, st.Close())
+	}
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
 	}
-	return errors.Join(append(errs, s.write.Close())...)
-}
-
-// Health reports whether the database answers, within 2 s.
-func (s *Store) Health(ctx context.Context) health.Report {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM strategies`).Scan(&n); err != nil {
-		return health.Report{State: health.Down, Detail: s.d.describe() + ": " + err.Error()}
-	}
-	return health.Report{State: health.OK, Detail: fmt.Sprintf("%s: %d strategies", s.d.describe(), n)}
+	errs = append(errs, s.write.Close())
+	return errors.Join(append(errs, s.d.release())...)
 }
 
 // SchemaVersion is the database's schema version after Open migrated it.

@@ -21,15 +21,26 @@ func (s *Store) Append(ctx context.Context, recs []metrics.Record) error {
 	return err
 }
 
-// commit writes one group of appends.
+// commit writes one group of appends, bounding the history in the same
+// transaction, and answers them only while the database file is still
+// the one the store opened.
 func (s *Store) commit(ctx context.Context, recs []metrics.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs); err != nil {
-		return unavailable(err, "be written")
+	if err := s.refuseWrite(); err != nil {
+		return err
 	}
-	return nil
+	err := s.d.insertMetrics(ctx, s.opts.Node, s.layout, recs, func(ctx context.Context, tx txOps) error {
+		if _, err := s.bound(ctx, s.ops(tx), len(recs)); err != nil {
+			return err
+		}
+		return s.d.verify(true)
+	})
+	if err == nil {
+		err = s.d.verify(false)
+	}
+	return s.wrote(err)
 }
 
 // nodeArgs puts the node before args when rows are scoped to it.
@@ -55,6 +66,25 @@ func (s *Store) Range(ctx context.Context, q metrics.Query) ([]metrics.Record, b
 	return out, more, nil
 }
 
+// Summary implements metrics.History: the rows of the window stream
+// through a metrics.Summarizer one at a time, so memory stays the same
+// whatever the window holds. (Aggregating in SQL was not chosen: counters
+// are uint64, which PostgreSQL holds bit for bit in BIGINT and SQLite
+// packs into a blob, so neither database can order or add them as they
+// are; and an average summed in another order could differ from
+// Summarize's in its last bits.)
+func (s *Store) Summary(ctx context.Context, from, to time.Time) (metrics.Summary, error) {
+	since, _, _ := metrics.Query{Since: from}.Bounds(s.opts.Now(), s.opts.MaxAge)
+	z := metrics.NewSummarizer(from, to)
+	err := s.eachRecord(ctx, s.q.rangeMetrics, s.nodeArgs(since, to.UnixNano()+1, int64(math.MaxInt64)), func(at int64, smp *metrics.Sample) {
+		z.Add(time.Unix(0, at).UTC(), smp)
+	})
+	if err != nil {
+		return metrics.Summary{}, err
+	}
+	return z.Summary(), nil
+}
+
 // Latest implements metrics.History.
 func (s *Store) Latest(ctx context.Context) (metrics.Record, bool, error) {
 	out, err := s.queryRecords(ctx, s.q.latestMetric, s.nodeArgs()...)
@@ -75,41 +105,38 @@ type recordScanner struct {
 
 // queryRecords runs a query of metric rows; the result is never nil.
 func (s *Store) queryRecords(ctx context.Context, query string, args ...any) ([]metrics.Record, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, unavailable(err, "be read")
-	}
-	defer rows.Close()
 	out := []metrics.Record{}
-	sc := s.d.newScanner(s.layout)
-	for rows.Next() {
-		if err := rows.Scan(sc.dest...); err != nil {
-			return nil, unavailable(err, "be read")
-		}
-		rec := metrics.Record{ReceivedAt: time.Unix(0, sc.at).UTC()}
-		if err := sc.decode(&rec.Sample); err != nil {
-			return nil, unavailable(err, "be read")
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, unavailable(err, "be read")
+	err := s.eachRecord(ctx, query, args, func(at int64, smp *metrics.Sample) {
+		out = append(out, metrics.Record{ReceivedAt: time.Unix(0, at).UTC(), Sample: *smp})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// retain deletes this node's samples older than the age bound or beyond
-// the count.
-func (s *Store) retain(ctx context.Context) error {
-	cutoff := s.opts.Now().Add(-s.opts.MaxAge).UnixNano()
-	if _, err := s.write.ExecContext(ctx, s.q.retainAge, s.nodeArgs(cutoff)...); err != nil {
-		return err
+// eachRecord runs a query of metric rows and calls fn with each row's
+// receive time (Unix nanoseconds) and sample, in order; smp is valid
+// during the call only.
+func (s *Store) eachRecord(ctx context.Context, query string, args []any, fn func(at int64, smp *metrics.Sample)) error {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return s.readFailed(err)
 	}
-	offset := int64(max(s.opts.MaxCount-1, 0))
-	args := []any{offset}
-	if s.listen != nil {
-		args = []any{s.opts.Node, s.opts.Node, offset}
+	defer rows.Close()
+	sc := s.d.newScanner(s.layout)
+	var smp metrics.Sample
+	for rows.Next() {
+		if err := rows.Scan(sc.dest...); err != nil {
+			return s.readFailed(err)
+		}
+		if err := sc.decode(&smp); err != nil {
+			return s.readFailed(err)
+		}
+		fn(sc.at, &smp)
 	}
-	_, err := s.write.ExecContext(ctx, s.q.retainCount, args...)
-	return err
+	if err := rows.Err(); err != nil {
+		return s.readFailed(err)
+	}
+	return nil
 }

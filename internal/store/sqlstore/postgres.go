@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -57,6 +59,32 @@ type postgresDialect struct {
 
 func (d *postgresDialect) describe() string     { return "postgres " + d.where }
 func (d *postgresDialect) migrationDir() string { return "migrations/postgres" }
+
+// PostgreSQL's files are its server's: nothing to verify or probe here.
+func (d *postgresDialect) verify(bool) error               { return nil }
+func (d *postgresDialect) verifyNow(context.Context) error { return nil }
+func (d *postgresDialect) probeSpace() error               { return nil }
+func (d *postgresDialect) release() error                  { return nil }
+
+// classify names the server's failures that tell why writes fail. A
+// corrupt PostgreSQL database is its server's to report.
+func (d *postgresDialect) classify(err error) (string, *fileProblem) {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pe.Code {
+		case "53100":
+			return "the database server's disk is full", nil
+		case "25006":
+			return "the database is read-only", nil
+		case "58030":
+			return "the database server has an I/O error", nil
+		}
+	}
+	return "", nil
+}
+
+// reclaim does nothing: autovacuum makes the space of deleted rows
+// reusable.
+func (d *postgresDialect) reclaim(context.Context, *slog.Logger) error { return nil }
 
 func (d *postgresDialect) close() error {
 	d.pool.Close()
@@ -134,7 +162,8 @@ func (d *postgresDialect) newScanner(layout []metrics.Field) *recordScanner {
 
 // insertMetrics sends the rows with COPY. Counters are uint64 stored bit
 // for bit in BIGINT.
-func (d *postgresDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error {
+func (d *postgresDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record,
+	bound func(context.Context, txOps) error) error {
 	rows := make([][]any, 0, len(recs))
 	for i := range recs {
 		rec := &recs[i]
@@ -154,5 +183,20 @@ func (d *postgresDialect) insertMetrics(ctx context.Context, node string, layout
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"metrics"}, columns, pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
+	if err := bound(ctx, pgxTx{tx}); err != nil {
+		return err
+	}
 	return tx.Commit(ctx)
+}
+
+// pgxTx is a pgx transaction as txOps.
+type pgxTx struct{ tx pgx.Tx }
+
+func (t pgxTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (t pgxTx) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error } {
+	return t.tx.QueryRow(ctx, query, args...)
 }

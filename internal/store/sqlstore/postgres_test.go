@@ -230,10 +230,9 @@ func testLostNotification(t *testing.T, dsn string) {
 func testRetention(t *testing.T, dsn string) {
 	ctx := context.Background()
 	now := time.Unix(1000, 0)
-	opts := func(node string) Options {
-		return Options{Node: node, MaxCount: 3, MaxAge: 100 * time.Second, Now: func() time.Time { return now }}
-	}
-	a, b := openRunning(t, dsn, opts("a")), openRunning(t, dsn, opts("b"))
+	// Node b keeps more, so what a deletes of b's rows would show.
+	a := openRunning(t, dsn, Options{Node: "a", MaxCount: 3, MaxAge: 100 * time.Second, Now: func() time.Time { return now }})
+	b := openRunning(t, dsn, Options{Node: "b", MaxCount: 100, MaxAge: time.Hour, Now: func() time.Time { return now }})
 	var recs []metrics.Record
 	for i := range 10 {
 		recs = append(recs, metrics.Record{ReceivedAt: time.Unix(850+int64(i)*20, 0), Sample: metrics.Sample{NrQueued: uint64(i)}})
@@ -243,13 +242,28 @@ func testRetention(t *testing.T, dsn string) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.retain(ctx); err != nil {
+	count := func(node string) (n, counted int) {
+		t.Helper()
+		if err := a.read.QueryRowContext(ctx, `SELECT count(*) FROM metrics WHERE node = $1`, node).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.read.QueryRowContext(ctx, `SELECT samples FROM metric_counts WHERE node = $1`, node).Scan(&counted); err != nil {
+			t.Fatal(err)
+		}
+		return n, counted
+	}
+	// Each node's commit bounds its own rows, and only those.
+	for node, want := range map[string]int{"a": 3, "b": 10} {
+		if n, counted := count(node); n != want || counted != want {
+			t.Errorf("node %s: %d rows (%d counted) after its append, want %d", node, n, counted, want)
+		}
+	}
+	if _, err := a.retain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for node, want := range map[string]int{"a": 3, "b": 10} {
-		var n int
-		if err := a.read.QueryRowContext(ctx, `SELECT count(*) FROM metrics WHERE node = $1`, node).Scan(&n); err != nil || n != want {
-			t.Errorf("node %s: %d rows after node a's retention, want %d (%v)", node, n, want, err)
+		if n, counted := count(node); n != want || counted != want {
+			t.Errorf("node %s: %d rows (%d counted) after node a's retention, want %d", node, n, counted, want)
 		}
 	}
 }

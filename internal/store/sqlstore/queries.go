@@ -7,6 +7,15 @@ type queries struct {
 	latestMetric string
 	retainAge    string // cutoff
 	retainCount  string // offset (node twice when shared)
+	trimOldest   string // offset: deletes the oldest offset+1 rows (node twice when shared)
+	countRows    string
+
+	// The count of metric rows (metric_counts), by node: '' on a database
+	// of one node.
+	countAdd     string // node, added; returns the new count
+	countSub     string // deleted, node
+	countSet     string // node, count
+	countSamples string // node
 
 	version         string
 	bumpVersion     string // returns the new version
@@ -37,6 +46,14 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 		retainAge:    "DELETE FROM metrics WHERE " + node + "received_at < ?",
 		retainCount: "DELETE FROM metrics WHERE " + node + "received_at < (SELECT received_at FROM metrics" + latestWhere +
 			" ORDER BY received_at DESC LIMIT 1 OFFSET ?)",
+		trimOldest: "DELETE FROM metrics WHERE " + node + "received_at <= (SELECT received_at FROM metrics" + latestWhere +
+			" ORDER BY received_at LIMIT 1 OFFSET ?)",
+		countRows: "SELECT count(*) FROM metrics" + latestWhere,
+		countAdd: `INSERT INTO metric_counts (node, samples) VALUES (?, ?)
+			ON CONFLICT (node) DO UPDATE SET samples = metric_counts.samples + excluded.samples RETURNING samples`,
+		countSub:     `UPDATE metric_counts SET samples = samples - ? WHERE node = ?`,
+		countSamples: `SELECT samples FROM metric_counts WHERE node = ?`,
+		countSet:     `INSERT INTO metric_counts (node, samples) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET samples = excluded.samples`,
 
 		version:         `SELECT value FROM counters WHERE name = 'strategies_version'`,
 		bumpVersion:     `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version' RETURNING value`,
@@ -54,7 +71,8 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 	if shared {
 		q.announce = `SELECT pg_notify(?, ?)`
 	}
-	for _, s := range []*string{&q.rangeMetrics, &q.latestMetric, &q.retainAge, &q.retainCount,
+	for _, s := range []*string{&q.rangeMetrics, &q.latestMetric, &q.retainAge, &q.retainCount, &q.trimOldest, &q.countRows,
+		&q.countAdd, &q.countSub, &q.countSet, &q.countSamples,
 		&q.namedStrategy, &q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce, &q.getSecret, &q.addSecret} {
 		*s = d.bind(*s)
 	}

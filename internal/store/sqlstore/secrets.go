@@ -18,8 +18,15 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.write.ExecContext(ctx, s.q.addSecret, name, v, s.opts.Now().Unix()); err != nil {
-		return nil, unavailable(err, "store a secret")
+	if err := s.refuseWrite(); err != nil {
+		return nil, err
+	}
+	err = s.writeIn(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q.addSecret, name, v, s.opts.Now().Unix())
+		return err
+	})
+	if err := s.wrote(err); err != nil {
+		return nil, err
 	}
 	v, ok, err := s.readSecret(ctx, name)
 	if err == nil && !ok {

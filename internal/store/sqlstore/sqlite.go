@@ -6,11 +6,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
+	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/bss-api/bss-api/internal/metrics"
 )
@@ -18,42 +21,158 @@ import (
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // migrates it: pure Go driver, so the binary stays static; WAL mode with
 // full sync, so everything acknowledged survives a crash; one writer
-// connection, as SQLite has one writer.
+// connection, as SQLite has one writer. It first locks the database
+// (PATH.lock), so a second server on it fails here, naming the first; and
+// it refuses a database that fails SQLite's quick check, saying so.
+//
+// When opts.Lock is set, the caller took the lock already (LockSQLite);
+// the Store owns it from here on, and OpenSQLite releases it if it fails.
 func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("create the data directory: %w", err)
+	lock := opts.Lock
+	if lock == nil {
+		var err error
+		if lock, err = LockSQLite(path); err != nil {
+			return nil, err
+		}
 	}
-	dsn := func(mode string) string {
+	s, err := openLocked(ctx, path, lock.f, opts)
+	if err != nil {
+		_ = lock.Release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openLocked is OpenSQLite once the database is locked.
+func openLocked(ctx context.Context, path string, lock *os.File, opts Options) (*Store, error) {
+	fresh, err := isNew(path, opts.Logger)
+	if err != nil {
+		return nil, openFailed(path, err)
+	}
+	// The writer keeps 16 MiB of pages, the hot end of the history; each
+	// of the 4 readers 2 MiB: without mmap they read through the kernel's
+	// page cache, which holds the file anyway, and a reader's own cache
+	// of a whole day's summary would be another copy in the process.
+	dsn := func(mode, cache string, first ...string) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "mmap_size(268435456)", "cache_size(-16384)"} {
+		pragmas := append(first, "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "cache_size("+cache+")",
+			"journal_size_limit(67108864)")
+		for _, p := range pragmas {
 			q.Add("_pragma", p)
 		}
 		q.Set("mode", mode)
 		return "file:" + path + "?" + q.Encode()
 	}
-	write, err := sql.Open("sqlite", dsn("rwc"))
+	// A new database is given auto_vacuum first, before WAL mode writes
+	// its first page; an existing one waits for a VACUUM
+	// (incrementalVacuum), and is not written to before its check.
+	var first []string
+	if fresh {
+		first = append(first, "auto_vacuum(INCREMENTAL)")
+	}
+	write, err := sql.Open("sqlite", dsn("rwc", "-16384", first...))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", dsn("ro"))
+	read, err := sql.Open("sqlite", dsn("ro", "-2048"))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	d := &sqliteDialect{path: path, write: write}
-	s, err := open(ctx, d, write, read, nil, opts)
-	if err == nil {
-		// One statement prepared once and reused by every commit.
-		d.insert, err = write.PrepareContext(ctx, `INSERT INTO metrics (received_at, node, sample) VALUES (?, ?, ?)`)
-	}
+	d := &sqliteDialect{path: path, write: write, lock: lock}
+	s, err := d.prepare(ctx, read, fresh, opts)
 	if err != nil {
 		read.Close()
 		write.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		if d.files != nil {
+			d.files.close()
+		}
+		return nil, openFailed(path, err)
 	}
 	return s, nil
+}
+
+// openFailed says why the database at path was not opened: what is wrong
+// with its file and what to do, or the error.
+func openFailed(path string, err error) error {
+	if p, ok := errors.AsType[*fileProblem](err); ok {
+		return fmt.Errorf("%w: %s", p, p.fix)
+	}
+	return fmt.Errorf("open %s: %w", path, err)
+}
+
+// prepare checks, migrates and guards the database that d and read open.
+func (d *sqliteDialect) prepare(ctx context.Context, read *sql.DB, fresh bool, opts Options) (*Store, error) {
+	if !fresh {
+		if err := quickCheck(ctx, d.path, read); err != nil {
+			return nil, err
+		}
+	}
+	s, err := open(ctx, d, d.write, read, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.targetVersion == 0 {
+		if err := d.incrementalVacuum(ctx, s.log); err != nil {
+			return nil, err
+		}
+	}
+	if d.files, err = guardFiles(d.path); err != nil {
+		return nil, fmt.Errorf("open the database files to guard them: %w", err)
+	}
+	// One statement prepared once and reused by every commit.
+	if d.insert, err = d.write.PrepareContext(ctx, `INSERT INTO metrics (received_at, node, sample) VALUES (?, ?, ?)`); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// quickCheck runs SQLite's quick check on a read-only connection: a file
+// that is not a database, or a damaged one, is refused before anything
+// is written to it (the writer's connection, closing last, would
+// checkpoint the WAL into it).
+func quickCheck(ctx context.Context, path string, read *sql.DB) error {
+	var res string
+	err := read.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res)
+	if err == nil && res == "ok" {
+		return nil
+	}
+	if err != nil {
+		if _, corrupt := (&sqliteDialect{path: path}).classify(err); corrupt != nil {
+			return corrupt
+		}
+		return err
+	}
+	// The check lists its findings on several lines; the message is one.
+	res = strings.Join(strings.Fields(strings.ReplaceAll(res, "*** in database main ***", "")), " ")
+	return &fileProblem{path: path, what: "is corrupt (" + res + ")", fix: corruptFix}
+}
+
+// isNew reports whether the database at path is new, and says so: none
+// yet, or an empty file, which a truncation to nothing leaves behind as
+// well. An empty file whose WAL holds data is refused: SQLite would
+// delete that WAL, and the data with it, without a word.
+func isNew(path string, log *slog.Logger) (bool, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Info("creating a new, empty database", "path", path)
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("look at the database file: %w", err)
+	case fi.Size() > 0:
+		return false, nil
+	case fileSize(path+"-wal") > 0:
+		return false, &fileProblem{path: path, what: "is empty while its WAL holds data: it was truncated",
+			fix: "with the server stopped, restore the file from a backup, or move it and its -wal away to start with an empty database"}
+	}
+	log.Warn("the database file is empty: starting with an empty database", "path", path)
+	return true, nil
 }
 
 // IntegrityCheck runs SQLite's integrity check; PostgreSQL has none.
@@ -75,7 +194,9 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 type sqliteDialect struct {
 	path   string
 	write  *sql.DB
-	insert *sql.Stmt // on write; set once migrated
+	insert *sql.Stmt  // on write; set once migrated
+	lock   *os.File   // PATH.lock, locked
+	files  *fileGuard // set once migrated
 }
 
 func (d *sqliteDialect) describe() string         { return "sqlite " + d.path }
@@ -88,6 +209,60 @@ func (d *sqliteDialect) close() error {
 		return nil
 	}
 	return d.insert.Close()
+}
+
+// release closes the guard's descriptors, then unlocks: after SQLite's
+// own descriptors are closed (sqlitefiles.go says why).
+func (d *sqliteDialect) release() error {
+	var err error
+	if d.files != nil {
+		err = d.files.close()
+	}
+	return errors.Join(err, d.lock.Close())
+}
+
+// verify checks the files once they are guarded (Open writes before).
+func (d *sqliteDialect) verify(whole bool) error {
+	if d.files == nil {
+		return nil
+	}
+	return d.files.verify(whole)
+}
+
+func (d *sqliteDialect) verifyNow(ctx context.Context) error {
+	if d.files == nil {
+		return nil
+	}
+	conn, err := d.write.Conn(ctx)
+	if err != nil {
+		return nil // busy or closing: the next look will do
+	}
+	defer conn.Close()
+	return d.files.verify(true)
+}
+
+func (d *sqliteDialect) probeSpace() error { return probeSpace(d.lock) }
+
+// classify names SQLite's result codes that tell why a write failed;
+// SQLITE_CORRUPT and SQLITE_NOTADB mean a damaged file.
+func (d *sqliteDialect) classify(err error) (string, *fileProblem) {
+	e, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return "", nil
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_FULL:
+		return "the disk is full", nil
+	case sqlite3.SQLITE_READONLY:
+		return "the database is read-only", nil
+	case sqlite3.SQLITE_IOERR:
+		return "an I/O error: the disk failed, or went read-only", nil
+	case sqlite3.SQLITE_CANTOPEN:
+		return "a database file cannot be opened", nil
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return e.Error(), &fileProblem{path: d.path, what: "is corrupt (" + e.Error() + ")", fix: corruptFix}
+	}
+	return "", nil
 }
 
 func (d *sqliteDialect) schemaVersion(ctx context.Context, tx *sql.Tx) (int, error) {
@@ -117,7 +292,8 @@ func (d *sqliteDialect) newScanner(layout []metrics.Field) *recordScanner {
 	return sc
 }
 
-func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record) error {
+func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout []metrics.Field, recs []metrics.Record,
+	bound func(context.Context, txOps) error) error {
 	// A commit is never interrupted: its requests were accepted. A
 	// cancellable context would also cost the driver a watcher goroutine
 	// per statement (docs/performance.md has what that cost).
@@ -135,6 +311,10 @@ func (d *sqliteDialect) insertMetrics(ctx context.Context, node string, layout [
 			_ = tx.Rollback()
 			return err
 		}
+	}
+	if err := bound(ctx, sqlTx{tx: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
 	}
 	return tx.Commit()
 }

@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,6 +90,9 @@ func TestSQLiteMigrations(t *testing.T) {
 	}
 	if list, _, err := s.List(ctx); err != nil || len(list) != 0 {
 		t.Errorf("strategies table after migrating: %v, %v", list, err)
+	}
+	if n := rowCount(t, s); n != 2 { // migration 6 counted them
+		t.Errorf("%d rows after migrating, want 2", n)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
@@ -188,26 +193,87 @@ func TestSQLiteRetention(t *testing.T) {
 	if err := s.Append(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.retain(ctx); err != nil {
+	if n := rowCount(t, s); n != 3 {
+		t.Errorf("%d rows after the append, want the newest 3", n)
+	}
+	if _, err := s.retain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM metrics`).Scan(&n); err != nil || n != 3 {
-		t.Errorf("%d rows after retention, want the newest 3 (%v)", n, err)
+	if n := rowCount(t, s); n != 3 {
+		t.Errorf("%d rows after retention, want the newest 3", n)
 	}
 }
 
-// BenchmarkRangeHour queries one hour of a 100,000-sample history (24 h at
-// one sample every 0.86 s): the p99 of the query latency is reported.
-func BenchmarkRangeHour(b *testing.B) {
+// A bound lowered since the last run holds as soon as the store is open.
+func TestSQLiteLoweredBound(t *testing.T) {
 	ctx := context.Background()
-	end := time.Unix(1_800_000_000, 0)
-	s := openSQLite(b, Options{MaxCount: 200_000, MaxAge: 48 * time.Hour, Now: func() time.Time { return end }})
+	path := filepath.Join(t.TempDir(), "bss.db")
+	now := time.Unix(1000, 0)
+	opts := Options{MaxCount: 100, MaxAge: time.Hour, Now: func() time.Time { return now }}
+	s, err := OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx) }()
+	var recs []metrics.Record
+	for i := range 100 {
+		recs = append(recs, metrics.Record{ReceivedAt: time.Unix(900, int64(i)), Sample: metrics.Sample{NrQueued: uint64(i)}})
+	}
+	err = s.Append(ctx, recs)
+	cancel()
+	if rerr := <-done; err != nil || rerr != nil {
+		t.Fatal(err, rerr)
+	}
+	if n := rowCount(t, s); n != 100 {
+		t.Fatalf("%d rows, want 100", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	opts.MaxCount = 10
+	s, err = OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := rowCount(t, s); n != 10 {
+		t.Errorf("%d rows once open with a bound of 10", n)
+	}
+	if got, _, err := s.Range(ctx, metrics.Query{}); err != nil || len(got) != 10 || got[0].NrQueued != 90 {
+		t.Errorf("Range = %d records from %v, %v; want the newest 10", len(got), got, err)
+	}
+}
+
+// rowCount counts s's metric rows, failing t unless metric_counts agrees.
+func rowCount(t testing.TB, s *Store) int {
+	t.Helper()
+	var n, counted int
+	if err := s.read.QueryRowContext(context.Background(), `SELECT count(*) FROM metrics`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.read.QueryRowContext(context.Background(), `SELECT samples FROM metric_counts WHERE node = ''`).Scan(&counted); err != nil {
+		t.Fatal(err)
+	}
+	if n != counted {
+		t.Errorf("%d metric rows, but metric_counts says %d", n, counted)
+	}
+	return n
+}
+
+// dayOfHistory opens a store holding 100,000 samples over the 24 h
+// before end (one every 0.86 s), its cap.
+func dayOfHistory(b *testing.B, end time.Time) *Store {
+	ctx := context.Background()
 	const n = 100_000
+	s := openSQLite(b, Options{MaxCount: n, MaxAge: 48 * time.Hour, Now: func() time.Time { return end }})
 	step := 24 * time.Hour / n
 	batch := make([]metrics.Record, 0, 1000)
 	for i := range n {
-		batch = append(batch, metrics.Record{ReceivedAt: end.Add(-24*time.Hour + time.Duration(i)*step), Sample: metrics.Sample{NrQueued: uint64(i)}})
+		batch = append(batch, metrics.Record{ReceivedAt: end.Add(-24*time.Hour + time.Duration(i)*step),
+			Sample: metrics.Sample{UserschedPID: 7, NrQueued: uint64(i % 50), NrUserDispatches: uint64(i) * 10}})
 		if len(batch) == cap(batch) {
 			if err := s.Append(ctx, batch); err != nil {
 				b.Fatal(err)
@@ -215,6 +281,15 @@ func BenchmarkRangeHour(b *testing.B) {
 			batch = batch[:0]
 		}
 	}
+	return s
+}
+
+// BenchmarkRangeHour queries one hour of a 100,000-sample history (24 h at
+// one sample every 0.86 s): the p99 of the query latency is reported.
+func BenchmarkRangeHour(b *testing.B) {
+	ctx := context.Background()
+	end := time.Unix(1_800_000_000, 0)
+	s := dayOfHistory(b, end)
 	var lat []time.Duration
 	rows := 0
 	b.ResetTimer()
@@ -233,6 +308,20 @@ func BenchmarkRangeHour(b *testing.B) {
 	b.ReportMetric(float64(rows), "rows")
 }
 
+// BenchmarkSummaryDay summarises a full day of a full history: 100,000
+// samples streamed through one Summarizer; B/op shows that no row is kept.
+func BenchmarkSummaryDay(b *testing.B) {
+	ctx := context.Background()
+	end := time.Unix(1_800_000_000, 0)
+	s := dayOfHistory(b, end)
+	for b.Loop() {
+		sum, err := s.Summary(ctx, end.Add(-24*time.Hour), end)
+		if err != nil || sum.Samples != 100_000 {
+			b.Fatalf("Summary = %d samples, %v", sum.Samples, err)
+		}
+	}
+}
+
 // BenchmarkAppendParallel appends one sample per call from many
 // goroutines, as concurrent POSTs do; group commit batches them.
 func BenchmarkAppendParallel(b *testing.B) {
@@ -249,4 +338,113 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSQLiteShrinks: a file from before incremental auto-vacuum is
+// converted once, keeping every row; and after retention deletes most of
+// the rows, the file gives their space back.
+func TestSQLiteShrinks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bss.db")
+	now := time.Unix(1000, 0)
+	opts := Options{MaxCount: 20_000, MaxAge: time.Hour, Now: func() time.Time { return now }, RetainEvery: time.Hour}
+
+	// A database as an older bss-api left it: no auto-vacuum, 20,000 rows.
+	s, err := OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`PRAGMA auto_vacuum = NONE`, `VACUUM`} {
+		if _, err := s.write.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendRunning(t, s, 20_000)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if mode := autoVacuumOf(t, path); mode != 0 {
+		t.Fatalf("auto_vacuum %d, want the old database's 0", mode)
+	}
+
+	var logs strings.Builder
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s, err = OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(t, s); n != 20_000 {
+		t.Errorf("%d rows after the conversion, want 20000", n)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(logs.String(), "converted the database to incremental auto-vacuum") {
+		t.Errorf("no conversion logged:\n%s", logs.String())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if mode := autoVacuumOf(t, path); mode != autoVacuumIncremental {
+		t.Errorf("auto_vacuum %d after the conversion, want %d", mode, autoVacuumIncremental)
+	}
+	full := fileSize(path)
+
+	// The cap lowered to 100: Open deletes the rest, the first retention
+	// run gives the space back.
+	opts.MaxCount = 100
+	s, err = OpenSQLite(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	deadline := time.Now().Add(10 * time.Second)
+	for fileSize(path) > full/10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the file is %d bytes 10s after retention deleted 19,900 of 20,000 rows (%d bytes)", fileSize(path), full)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("%d bytes with 20,000 samples, %d with 100", full, fileSize(path))
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// appendRunning appends n samples to s, running it meanwhile.
+func appendRunning(t *testing.T, s *Store, n int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := 0; i < n; i += 1000 {
+		batch := make([]metrics.Record, 0, 1000)
+		for j := i; j < min(i+1000, n); j++ {
+			batch = append(batch, metrics.Record{ReceivedAt: time.Unix(900, int64(j)), Sample: metrics.Sample{NrQueued: uint64(j)}})
+		}
+		if err := s.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// autoVacuumOf reads the auto_vacuum mode of the closed database at path.
+func autoVacuumOf(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode int
+	if err := db.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	return mode
 }

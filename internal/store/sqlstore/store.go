@@ -37,11 +37,20 @@ type Options struct {
 	MaxAge      time.Duration // metric retention by age
 	MaxCount    int           // metric retention by rows (of this node)
 	RetainEvery time.Duration // period of the retention job; default 1 min
+	// CheckEvery is the period of the look at the database's files, and
+	// of the write probe while writes fail; default 1 s.
+	CheckEvery time.Duration
+	// ProbeIdle is how long without a write makes the store probe; default
+	// 10 s.
+	ProbeIdle time.Duration
 	// Audit bounds the audit trail, which on a shared database holds the
 	// records of every node.
 	Audit  audit.Retention
 	Logger *slog.Logger // default: discard
 	Now    func() time.Time
+	// Lock is the SQLite database's lock, when the caller took it
+	// (LockSQLite); nil: OpenSQLite takes it.
+	Lock *Lock
 	// targetVersion stops migrations early; tests use it to build a
 	// database of an older schema. Such a store is only good for writing
 	// rows of that schema by hand and closing it.
@@ -65,6 +74,9 @@ type Store struct {
 	schema int             // schema version after migrating
 	group  *groupcommit.Committer
 	listen *listener // nil unless the database is shared
+	wh     writeHealth
+	// prepared are statements prepared on write, by query (bound.go).
+	prepared map[string]*sql.Stmt
 }
 
 var (

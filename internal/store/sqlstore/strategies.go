@@ -32,10 +32,10 @@ func (s *Store) List(ctx context.Context) ([]strategy.Strategy, uint64, error) {
 	}
 	rows, err := tx.QueryContext(ctx, s.q.listStrategies)
 	if err != nil {
-		return nil, 0, unavailable(err, "be read")
+		return nil, 0, s.readFailed(err)
 	}
 	defer rows.Close()
-	out, err := scanStrategies(rows, func(err error) error { return unavailable(err, "be read") })
+	out, err := scanStrategies(rows, s.readFailed)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -75,33 +75,30 @@ func scanStrategies(rows rows, readErr func(error) error) ([]strategy.Strategy, 
 // writers (of every node) take turns. An error of fn with a code other
 // than Internal is returned as it is; any other failure is Unavailable.
 func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return unavailable(err, "be written")
+	if err := s.refuseWrite(); err != nil {
+		return err
 	}
-	defer func() { _ = tx.Rollback() }()
 	var version int64
-	if err := tx.QueryRowContext(ctx, s.q.bumpVersion).Scan(&version); err != nil {
-		return unavailable(err, "be written")
-	}
-	if err := fn(tx); err != nil {
-		if apperr.CodeOf(err) != apperr.Internal {
+	err := s.writeIn(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.q.bumpVersion).Scan(&version); err != nil {
 			return err
 		}
-		return unavailable(err, "be written")
-	}
-	if s.listen != nil {
-		if _, err := tx.ExecContext(ctx, s.q.announce, Channel, strconv.FormatInt(version, 10)); err != nil {
-			return unavailable(err, "be written")
+		if err := fn(tx); err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return unavailable(err, "be written")
+		if s.listen != nil {
+			_, err := tx.ExecContext(ctx, s.q.announce, Channel, strconv.FormatInt(version, 10))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return s.wrote(err)
 	}
 	if s.listen != nil {
 		s.listen.observe(uint64(version))
 	}
-	return nil
+	return s.wrote(nil)
 }
 
 func (s *Store) insertStrategy(ctx context.Context, tx *sql.Tx, pos int, st strategy.Strategy) error {

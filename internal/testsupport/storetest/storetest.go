@@ -133,6 +133,7 @@ func Run(t *testing.T, newBackend New) {
 			t.Errorf("records older than the age bound were returned: %+v", got)
 		}
 	})
+	t.Run("history count bound holds at every moment", func(t *testing.T) { testCountBound(t, newBackend) })
 	t.Run("strategies", func(t *testing.T) {
 		s := stores(start(t, newBackend, Options{MaxCount: 10, MaxAge: time.Hour, Now: time.Now}))
 		list, v0, err := s.Strategies.List(ctx)
@@ -217,10 +218,63 @@ func Run(t *testing.T, newBackend New) {
 			t.Errorf("Append on a cancelled context = %v", err)
 		}
 	})
+	t.Run("summary", func(t *testing.T) { testSummary(t, newBackend) })
 	t.Run("audit", func(t *testing.T) { testAudit(t, newBackend) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, newBackend) })
 	t.Run("changes", func(t *testing.T) { testChanges(t, newBackend) })
 	t.Run("secrets", func(t *testing.T) { testSecrets(t, newBackend) })
+}
+
+// testCountBound: no reader ever sees more samples than the count bound,
+// not only after a retention run: every Append keeps it, dropping the
+// oldest, and the newest are all kept.
+func testCountBound(t *testing.T, newBackend New) {
+	ctx := context.Background()
+	const bound = 50
+	now := t0.Add(time.Hour)
+	b := start(t, newBackend, Options{MaxCount: bound, MaxAge: 24 * time.Hour, Now: func() time.Time { return now }})
+	h := b.History()
+	stop := make(chan struct{})
+	seen := make(chan int, 1)
+	go func() { // a reader all along
+		most := 0
+		defer func() { seen <- most }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			got, _, err := h.Range(ctx, metrics.Query{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			most = max(most, len(got))
+		}
+	}()
+	next := 0
+	for range 20 {
+		batch := make([]metrics.Record, 30)
+		for i := range batch {
+			next++
+			batch[i] = rec(next, uint64(next))
+		}
+		if err := h.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := h.Range(ctx, metrics.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(next, bound); len(got) != want || got[len(got)-1].NrQueued != uint64(next) || got[0].NrQueued != uint64(next-want+1) {
+			t.Fatalf("after %d appended: %d samples from %d to %d; want the newest %d", next, len(got), got[0].NrQueued, got[len(got)-1].NrQueued, want)
+		}
+	}
+	close(stop)
+	if most := <-seen; most > bound {
+		t.Errorf("a reader saw %d samples; the bound is %d", most, bound)
+	}
 }
 
 // storePair is the two stores of a backend.
