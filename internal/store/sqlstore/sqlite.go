@@ -25,7 +25,13 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	}
 	dsn := func(mode string) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "mmap_size(268435456)", "cache_size(-16384)"} {
+		// SQLite's default page cache (2000 KiB per connection) and no
+		// mmap: the pure-Go driver allocates each 4 KiB cache page in an
+		// 8 KiB slot outside the Go heap, so a 16 MiB cache cost 28 MiB of
+		// RSS under ingest, and mmap maps the whole file into the process
+		// on a full read; neither made ingest or a summary faster
+		// (docs/performance.md).
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("mode", mode)
