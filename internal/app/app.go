@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("no --node-name given and the hostname is unknown: %w", err)
 		}
 	}
+	// The memory limit first, so the heap is bounded from the start; and
+	// the connection and body bounds that follow from it.
+	_ = settleResources(cfg, getenv, log)
 
 	// Everything that can be wrong with the configuration is found before
 	// anything is opened or started.
