@@ -20,6 +20,7 @@ import (
 	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/buildinfo"
 	"github.com/bss-api/bss-api/internal/config"
+	"github.com/bss-api/bss-api/internal/connlimit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/httpapi"
 	"github.com/bss-api/bss-api/internal/metrics"
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// The memory limit first, so the heap is bounded from the start; and
 	// the connection and body bounds that follow from it.
-	_ = settleResources(cfg, getenv, log)
+	res := settleResources(cfg, getenv, log)
 
 	// Everything that can be wrong with the configuration is found before
 	// anything is opened or started.
@@ -189,6 +190,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteRate:        cfg.WriteRate,
 		WriteBurst:       cfg.WriteBurst,
 	})
+	// Connections: a cap on all of them and on each client's, with idle
+	// ones closed to make room (ConnState tells the limiter which).
+	conns := connlimit.New(connlimit.Options{
+		Max: res.maxConns, PerClient: res.perClient, Logger: log.With("component", "connections"), Registry: reg,
+	})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -197,6 +203,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         conns.ConnState,
 		// Requests must not be cancelled by the shutdown signal: in-flight
 		// ones finish (Shutdown waits for them). A client that goes away
 		// still cancels its own request.
@@ -213,6 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	addrs := make([]net.Addr, len(lns))
 	for i, ln := range lns {
+		lns[i] = conns.Listen(ln)
 		addrs[i] = ln.Addr()
 		log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
 	}
