@@ -21,11 +21,14 @@ type resources struct {
 	bodyBudget  int64
 }
 
+// connectionCost is what one open connection may hold: a goroutine's
+// stack, the server's read and write buffers and the connection's state
+// (about 29 KiB idle, measured), and request headers up to maxHeader
+// being parsed, which hold 2 to 2.5 times their size (1,000 connections
+// sending 60 KiB of headers and never finishing held 145 MiB).
+func connectionCost(maxHeader int) int64 { return 32<<10 + int64(maxHeader)*5/2 }
+
 const (
-	// connectionCost is what one open connection may hold: a goroutine's
-	// stack, the server's read and write buffers, the connection's
-	// state (15,000 idle keep-alive connections took 340 MB).
-	connectionCost = 32 << 10
 	// fdsReserved are file descriptors kept for the server's own work
 	// (SQLite's database, journal and shared memory per connection, a
 	// PostgreSQL pool, /proc and cgroup reads, inotify, the Kubernetes API
@@ -51,7 +54,7 @@ func settleResources(cfg config.Config, getenv func(string) string, log *slog.Lo
 	memCap := math.MaxInt
 	if r.memoryLimit > 0 {
 		// A quarter of the memory for connections, the rest for the work.
-		memCap = max(int(r.memoryLimit/4/connectionCost), 16)
+		memCap = max(int(r.memoryLimit/4/connectionCost(cfg.MaxHeaderBytes)), 16)
 	}
 	r.maxConns = cfg.MaxConnections
 	from := "--max-connections"
@@ -61,7 +64,7 @@ func settleResources(cfg config.Config, getenv func(string) string, log *slog.Lo
 			"max_connections", r.maxConns, "rlimit_nofile", rl.Cur)
 	case r.maxConns > 0:
 	case memCap < fdCap:
-		r.maxConns, from = memCap, "a quarter of the memory limit, 32KiB each"
+		r.maxConns, from = memCap, fmt.Sprintf("a quarter of the memory limit, %dKiB each (idle, or reading --max-header-bytes of headers)", connectionCost(cfg.MaxHeaderBytes)>>10)
 	default:
 		r.maxConns, from = min(fdCap, 1<<16), fdText
 	}

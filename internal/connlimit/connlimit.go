@@ -28,10 +28,16 @@ type Options struct {
 	PerClient int
 	// Wait is how long a new connection waits for a free slot when every
 	// open connection is busy (none idle to close); past it the new one is
-	// closed. Default one second.
-	Wait     time.Duration
-	Logger   *slog.Logger
-	Registry prometheus.Registerer // optional
+	// closed. Default 200 ms: while it waits, Accept waits, and a queue of
+	// connections the server cannot take is better refused soon.
+	Wait time.Duration
+	// NearCapIdle is how long a connection may stay idle between requests
+	// near the cap (9/10 of it), instead of the server's idle timeout.
+	// Default one second: a client using its connection keeps it, one
+	// keeping it for later gives it up.
+	NearCapIdle time.Duration
+	Logger      *slog.Logger
+	Registry    prometheus.Registerer // optional
 }
 
 // Limiter holds the count of open connections for the listeners it
@@ -39,10 +45,10 @@ type Options struct {
 // connection arrives at the cap, the connection that has waited longest
 // for a request (idle keep-alive, or opened and silent) is closed to make
 // room; when none waits, the new one waits for a slot, up to Options.Wait.
-// Near the cap (9/10 of it), a connection that goes idle is closed at
-// once, so keep-alive holds no slot a new client needs. Connections past
-// a client's share are closed as soon as they are accepted. Safe for
-// concurrent use.
+// Near the cap (9/10 of it), a connection that goes idle is closed after
+// Options.NearCapIdle without a request, so keep-alive holds no slot a new
+// client needs. Connections past a client's share are closed as soon as
+// they are accepted. Safe for concurrent use.
 type Limiter struct {
 	opts    Options
 	log     *slog.Logger
@@ -59,7 +65,10 @@ type Limiter struct {
 // New returns a Limiter; o.Max and o.PerClient must be positive.
 func New(o Options) *Limiter {
 	if o.Wait <= 0 {
-		o.Wait = time.Second
+		o.Wait = 200 * time.Millisecond
+	}
+	if o.NearCapIdle <= 0 {
+		o.NearCapIdle = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -87,17 +96,23 @@ func (l *Limiter) ConnState(nc net.Conn, state http.ConnState) {
 	case http.StateActive:
 		l.mu.Lock()
 		l.unwait(c)
+		c.idleBy = time.Time{}
 		l.mu.Unlock()
 	case http.StateIdle:
+		now := time.Now()
 		l.mu.Lock()
+		if !c.closed {
+			l.wait(c, now)
+		}
 		near := l.open >= l.nearCap()
-		if !near && !c.closed {
-			l.wait(c, time.Now())
+		if near {
+			// The server sets its idle deadline next; SetReadDeadline
+			// brings it forward.
+			c.idleBy = now.Add(l.opts.NearCapIdle)
 		}
 		l.mu.Unlock()
 		if near {
-			l.metrics.closedIdle.Inc()
-			_ = c.Close()
+			l.metrics.shortIdle.Inc()
 		}
 	case http.StateHijacked, http.StateClosed:
 		l.mu.Lock()
@@ -227,10 +242,11 @@ func (l *Limiter) release(c *Conn) {
 // Conn is an admitted connection; closing it frees its slot.
 type Conn struct {
 	net.Conn
-	l     *Limiter
-	key   string
-	elem  *list.Element // on l.waiting; guarded by l.mu
-	since time.Time     // when it began to wait; guarded by l.mu
+	l      *Limiter
+	key    string
+	elem   *list.Element // on l.waiting; guarded by l.mu
+	since  time.Time     // when it began to wait; guarded by l.mu
+	idleBy time.Time     // when idle near the cap: the latest read deadline; guarded by l.mu
 
 	once   sync.Once
 	closed bool // guarded by l.mu
@@ -246,6 +262,29 @@ func (c *Conn) Close() error {
 		c.l.release(c)
 	})
 	return err
+}
+
+// SetReadDeadline sets the read deadline. The first one set after the
+// connection went idle near the cap (the server's idle timeout) is
+// brought forward to the end of the short idle time it gets there.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.l.mu.Lock()
+	if by := c.idleBy; !by.IsZero() {
+		if t.IsZero() || t.After(by) {
+			t = by
+		}
+		c.idleBy = time.Time{}
+	}
+	c.l.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline sets both deadlines, the read one as SetReadDeadline does.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
 }
 
 // listener is a net.Listener whose Accept admits connections through l.
@@ -274,6 +313,7 @@ type metrics struct {
 	open       prometheus.Gauge
 	refused    *prometheus.CounterVec
 	closedIdle prometheus.Counter
+	shortIdle  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -287,11 +327,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		closedIdle: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bss_connections_idle_closed_total",
-			Help: "Idle or silent connections closed early to make room near the connection limit.",
+			Help: "Idle or silent connections closed to make room for a new one at the connection limit.",
+		}),
+		shortIdle: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bss_connections_idle_shortened_total",
+			Help: "Times a connection went idle near the connection limit and was given a short idle timeout.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.open, m.refused, m.closedIdle)
+		reg.MustRegister(m.open, m.refused, m.closedIdle, m.shortIdle)
 	}
 	return m
 }

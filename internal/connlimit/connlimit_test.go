@@ -155,30 +155,46 @@ func TestAtCapacityTheLongestWaitingMakesRoom(t *testing.T) {
 	}
 }
 
-func TestNearCapacityIdleConnectionsClose(t *testing.T) {
-	addr, l := serve(t, Options{Max: 10, PerClient: 10})
+func TestNearCapacityIdleConnectionsCloseSoon(t *testing.T) {
+	addr, l := serve(t, Options{Max: 10, PerClient: 10, NearCapIdle: 300 * time.Millisecond})
 	var conns []net.Conn
 	for range 9 { // 9/10 of the cap
 		conns = append(conns, dialFrom(t, "127.0.0.1", addr))
 	}
 	waitOpen(t, l, 9)
+	// A client that keeps using its connection keeps it.
+	for i := range 4 {
+		if !get(conns[1], "/") {
+			t.Fatalf("request %d on a connection in use was not served", i)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// One that leaves it idle loses it after the short idle time.
 	if !get(conns[0], "/") {
 		t.Fatal("not served")
 	}
-	if !closedByServer(conns[0], 2*time.Second) {
-		t.Error("near the cap, a connection that went idle was kept open")
+	begin := time.Now()
+	if !closedByServer(conns[0], 3*time.Second) {
+		t.Fatal("near the cap, a connection left idle was kept open")
 	}
-	if got := testutil.ToFloat64(l.metrics.closedIdle); got != 1 {
-		t.Errorf("idle closed = %v, want 1", got)
+	if took := time.Since(begin); took < 200*time.Millisecond {
+		t.Errorf("closed %s after going idle, before its short idle time", took)
 	}
-	waitOpen(t, l, 8)
-	if !get(conns[1], "/") || closedByServer(conns[1], 200*time.Millisecond) {
-		t.Error("below 9/10 of the cap, an idle keep-alive connection was closed")
+	if got := testutil.ToFloat64(l.metrics.shortIdle); got < 5 {
+		t.Errorf("short idle times = %v, want one per idle period near the cap (5)", got)
+	}
+	for _, c := range conns[2:] {
+		c.Close()
+	}
+	waitOpen(t, l, 0) // conns[1] too had been idle long enough
+	far := dialFrom(t, "127.0.0.1", addr)
+	if !get(far, "/") || closedByServer(far, 500*time.Millisecond) {
+		t.Error("far from the cap, an idle keep-alive connection was closed")
 	}
 }
 
 func TestBusyConnectionsAreNotClosedForNewcomers(t *testing.T) {
-	addr, l := serve(t, Options{Max: 1, PerClient: 2, Wait: 100 * time.Millisecond})
+	addr, l := serve(t, Options{Max: 1, PerClient: 2})
 	busy := dialFrom(t, "127.0.0.1", addr)
 	answered := make(chan bool, 1)
 	go func() { answered <- get(busy, "/slow") }()
