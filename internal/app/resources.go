@@ -19,6 +19,7 @@ type resources struct {
 	maxConns    int
 	perClient   int
 	bodyBudget  int64
+	cachedBody  int64 // the largest answer kept encoded between requests
 }
 
 // connectionCost is what one open connection may hold: a goroutine's
@@ -78,8 +79,14 @@ func settleResources(cfg config.Config, getenv func(string) string, log *slog.Lo
 		}
 		r.bodyBudget = max(r.bodyBudget, 4*cfg.MaxBodyBytes)
 	}
+	// Four answers are kept encoded (pods and strategies, two forms
+	// each), with their gzipped copies: an eighth of the memory at most.
+	r.cachedBody = 16 << 20
+	if r.memoryLimit > 0 {
+		r.cachedBody = r.memoryLimit / 32
+	}
 	log.Info("connection and body limits", "max_connections", r.maxConns, "from", from,
-		"per_client", r.perClient, "body_bytes_in_flight", r.bodyBudget, "body_min_rate", cfg.BodyMinRate)
+		"per_client", r.perClient, "body_bytes_in_flight", r.bodyBudget, "body_min_rate", cfg.BodyMinRate, "largest_cached_answer", r.cachedBody)
 	return r
 }
 

@@ -170,3 +170,28 @@ func TestBodyBudget(t *testing.T) {
 		t.Errorf("after the budget was given back: %v %s", resp, b)
 	}
 }
+
+func TestBodyCacheKeepsOnlyWhatFitsItsBound(t *testing.T) {
+	c := &bodyCache{max: 10}
+	builds := 0
+	build := func(body string) func() ([]byte, error) {
+		return func() ([]byte, error) { builds++; return []byte(body), nil }
+	}
+	for range 3 {
+		if cb, err := c.get(0, 1, 100, build("small")); err != nil || string(cb.body) != "small" {
+			t.Fatalf("get = %v, %v", cb, err)
+		}
+	}
+	if builds != 1 {
+		t.Errorf("a body within the bound was built %d times for 3 requests, want 1", builds)
+	}
+	builds = 0
+	for range 3 {
+		if cb, _ := c.get(0, 2, 100, build("larger than ten")); string(cb.body) != "larger than ten" {
+			t.Fatalf("body = %q", cb.body)
+		}
+	}
+	if builds != 3 || c.slots[0].Load() != nil {
+		t.Errorf("a body past the bound: built %d times for 3 requests, kept %v; want built each time, nothing kept", builds, c.slots[0].Load() != nil)
+	}
+}

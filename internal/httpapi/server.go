@@ -54,6 +54,10 @@ type Config struct {
 	// Bodies bound request bodies as they arrive: their rate, their time,
 	// and the bytes all of them hold together (optional).
 	Bodies BodyLimits
+	// MaxCachedBody bounds each answer kept encoded between requests (the
+	// pods and resolved strategies, plain and gzipped, two forms each); a
+	// larger one is built per request (optional; 0: no bound).
+	MaxCachedBody int64
 	// AllowHost, when set, is asked about every request's Host (without
 	// its port) before any route; a host it refuses is answered 403. A
 	// server without credentials sets it against DNS rebinding.
