@@ -32,9 +32,10 @@ type Options struct {
 	// connections the server cannot take is better refused soon.
 	Wait time.Duration
 	// NearCapIdle is how long a connection may stay idle between requests
-	// near the cap (9/10 of it), instead of the server's idle timeout.
-	// Default one second: a client using its connection keeps it, one
-	// keeping it for later gives it up.
+	// near the cap (9/10 of it), instead of the server's idle timeout,
+	// and how long one must have waited for a request before a newcomer at
+	// the cap may close it. Default one second: a client using its
+	// connection keeps it, one keeping it for later gives it up.
 	NearCapIdle time.Duration
 	Logger      *slog.Logger
 	Registry    prometheus.Registerer // optional
@@ -43,8 +44,9 @@ type Options struct {
 // Limiter holds the count of open connections for the listeners it
 // wraps and the http.Server that serves them (its ConnState). When a
 // connection arrives at the cap, the connection that has waited longest
-// for a request (idle keep-alive, or opened and silent) is closed to make
-// room; when none waits, the new one waits for a slot, up to Options.Wait.
+// for a request (idle keep-alive, or opened and silent), if it has waited
+// Options.NearCapIdle, is closed to make room; when none has, the new one
+// waits for a slot, up to Options.Wait.
 // Near the cap (9/10 of it), a connection that goes idle is closed after
 // Options.NearCapIdle without a request, so keep-alive holds no slot a new
 // client needs. Connections past a client's share are closed as soon as
@@ -130,11 +132,6 @@ func (l *Limiter) Open() int {
 
 func (l *Limiter) nearCap() int { return l.opts.Max - l.opts.Max/10 }
 
-// minWaited is how long a connection must have waited for a request
-// before a newcomer may close it: a client that has just connected, or
-// just been answered, is about to send its request.
-const minWaited = 100 * time.Millisecond
-
 // admit decides about a new connection: without an error, it holds a
 // slot now.
 func (l *Limiter) admit(nc net.Conn) (*Conn, error) {
@@ -160,13 +157,13 @@ func (l *Limiter) admit(nc net.Conn) (*Conn, error) {
 		wake := giveUp
 		var victim *Conn
 		if e := l.waiting.Front(); e != nil {
-			if c := e.Value.(*Conn); now.Sub(c.since) >= minWaited {
+			// One that has just connected, or just been answered, is
+			// about to send its request: it must have waited a while.
+			if c := e.Value.(*Conn); now.Sub(c.since) >= l.opts.NearCapIdle {
 				victim = c
 				l.unwait(c)
-			} else {
-				if t := c.since.Add(minWaited); t.Before(wake) {
-					wake = t
-				}
+			} else if t := c.since.Add(l.opts.NearCapIdle); t.Before(wake) {
+				wake = t
 			}
 		}
 		freed := l.freed

@@ -124,7 +124,8 @@ func TestPerClientShare(t *testing.T) {
 }
 
 func TestAtCapacityTheLongestWaitingMakesRoom(t *testing.T) {
-	addr, l := serve(t, Options{Max: 3, PerClient: 3})
+	const waited = 150 * time.Millisecond
+	addr, l := serve(t, Options{Max: 3, PerClient: 3, NearCapIdle: waited})
 	silent := dialFrom(t, "127.0.0.2", addr) // opened, never asks
 	keptAlive := dialFrom(t, "127.0.0.3", addr)
 	if !get(keptAlive, "/") { // answered, then idle
@@ -132,7 +133,7 @@ func TestAtCapacityTheLongestWaitingMakesRoom(t *testing.T) {
 	}
 	third := dialFrom(t, "127.0.0.4", addr)
 	waitOpen(t, l, 3)
-	time.Sleep(minWaited + 20*time.Millisecond)
+	time.Sleep(waited + 20*time.Millisecond)
 	// At the cap, each newcomer closes the connection that has waited
 	// longest for a request: first the silent one, then the idle one.
 	n1, n2 := dialFrom(t, "127.0.0.5", addr), dialFrom(t, "127.0.0.6", addr)
@@ -198,7 +199,7 @@ func TestBusyConnectionsAreNotClosedForNewcomers(t *testing.T) {
 	busy := dialFrom(t, "127.0.0.1", addr)
 	answered := make(chan bool, 1)
 	go func() { answered <- get(busy, "/slow") }()
-	time.Sleep(minWaited + 50*time.Millisecond) // the request is being served
+	time.Sleep(100 * time.Millisecond) // the request is being served
 	late := dialFrom(t, "127.0.0.1", addr)
 	if !closedByServer(late, 2*time.Second) {
 		t.Error("with the only slot busy, a newcomer was kept past the wait")
