@@ -32,39 +32,65 @@ type Cgroup struct {
 // maximum, rounded to pages. Anything this large is no limit.
 const unlimitedV1 = 1 << 62
 
-// FromCgroup returns the memory limit of the cgroup the process reading
-// procSelf ("/proc/self") is in: cgroup v2's memory.max or v1's
-// memory.limit_in_bytes, the smallest along the path from the cgroup up
-// to the root of its mount, found through procSelf/cgroup and
-// procSelf/mountinfo. ok is false when no limit is set or no memory
-// cgroup is mounted (outside a container, or not Linux); err reports
-// files that exist but cannot be read or parsed.
-func FromCgroup(procSelf string) (c Cgroup, ok bool, err error) {
+// Hierarchy is the memory cgroup a process is in.
+type Hierarchy struct {
+	Version int    // 1 or 2
+	Dir     string // the cgroup's directory
+	Mount   string // where its hierarchy is mounted: the top of what the process sees
+}
+
+// Locate finds the memory cgroup of the process reading procSelf
+// ("/proc/self") through procSelf/cgroup and procSelf/mountinfo: cgroup
+// v1's memory controller when mounted (on a hybrid host the v2 tree has no
+// memory controller), else cgroup v2. ok is false when neither is mounted
+// (outside a container, or not Linux).
+func Locate(procSelf string) (h Hierarchy, ok bool, err error) {
 	cgroups, err := os.ReadFile(filepath.Join(procSelf, "cgroup"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return Cgroup{}, false, nil
+		return Hierarchy{}, false, nil
 	}
 	if err != nil {
-		return Cgroup{}, false, fmt.Errorf("read the process's cgroups: %w", err)
+		return Hierarchy{}, false, fmt.Errorf("read the process's cgroups: %w", err)
 	}
 	mounts, err := os.ReadFile(filepath.Join(procSelf, "mountinfo"))
 	if err != nil {
-		return Cgroup{}, false, fmt.Errorf("read the process's mounts: %w", err)
+		return Hierarchy{}, false, fmt.Errorf("read the process's mounts: %w", err)
 	}
 	v1Path, v2Path, hasV1, hasV2 := parseProcCgroup(cgroups)
-	// v1's memory controller first: on a hybrid host the v2 tree exists
-	// but has no memory controller, and its memory.max files are absent.
 	if hasV1 {
-		if dir, root, found := findMount(mounts, "cgroup", "memory", v1Path); found {
-			return walkUp(dir, root, "memory.limit_in_bytes")
+		if dir, mount, found := findMount(mounts, "cgroup", "memory", v1Path); found {
+			return Hierarchy{Version: 1, Dir: dir, Mount: mount}, true, nil
 		}
 	}
 	if hasV2 {
-		if dir, root, found := findMount(mounts, "cgroup2", "", v2Path); found {
-			return walkUp(dir, root, "memory.max")
+		if dir, mount, found := findMount(mounts, "cgroup2", "", v2Path); found {
+			return Hierarchy{Version: 2, Dir: dir, Mount: mount}, true, nil
 		}
 	}
-	return Cgroup{}, false, nil
+	return Hierarchy{}, false, nil
+}
+
+// LimitFile is the control file of the memory limit in a cgroup of the
+// hierarchy.
+func (h Hierarchy) LimitFile() string {
+	if h.Version == 1 {
+		return "memory.limit_in_bytes"
+	}
+	return "memory.max"
+}
+
+// FromCgroup returns the memory limit of the cgroup the process reading
+// procSelf ("/proc/self") is in (see Locate): cgroup v2's memory.max or
+// v1's memory.limit_in_bytes, the smallest along the path from the cgroup
+// up to the top of its mount. ok is false when no limit is set or no
+// memory cgroup is mounted; err reports files that exist but cannot be
+// read or parsed.
+func FromCgroup(procSelf string) (c Cgroup, ok bool, err error) {
+	h, ok, err := Locate(procSelf)
+	if !ok || err != nil {
+		return Cgroup{}, false, err
+	}
+	return walkUp(h.Dir, h.Mount, h.LimitFile())
 }
 
 // parseProcCgroup reads /proc/self/cgroup: the v1 memory controller's

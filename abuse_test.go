@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bss-api/bss-api/internal/memlimit"
+	"github.com/bss-api/bss-api/internal/testsupport/abuse"
+	"github.com/bss-api/bss-api/internal/testsupport/testenv"
+)
+
+// waitingFor names the attacks this branch cannot yet withstand, and the
+// work that makes them pass.
+var waitingFor = map[string]string{
+	"regex-bomb":   "waits for the cost model (issue 12 item 1): compiled regex size bounded at validation, and a stored set over the limits that never crash-loops",
+	"huge-puts":    "waits for the cost model (issue 12 item 1): list lengths (namespaces) and total stored definition bytes bounded at validation",
+	"preview-1000": "waits for the cost model (issue 12 item 1): preview bounded like writes (regex size, strategy count) and in concurrency",
+	"metric-flood": "waits for bounded history (issue 12 item 3): the sample cap enforced on insert and summaries computed in the store",
+}
+
+// TestAbuse runs every attack of the abuse table (internal/testsupport/abuse)
+// against the binary hack/build.sh built, each in a fresh memory cgroup
+// with the manifest's limit (192 MiB), while a normal client (a scheduler)
+// keeps using the server. For each: the server is never killed, is ready
+// afterwards and within the limit, the normal client keeps getting
+// answers, and nothing acknowledged is lost; after attacks that store
+// strategies the server starts again on what they stored. The numbers are
+// logged, not asserted on (go run ./cmd/bss-abuse prints them as a table).
+func TestAbuse(t *testing.T) {
+	testenv.Require(t, os.Geteuid() == 0, "the abuse suite needs root to create memory cgroups")
+	_, ok, err := memlimit.Locate("/proc/self")
+	testenv.Require(t, err == nil && ok, fmt.Sprintf("the abuse suite needs a memory cgroup hierarchy (v1 or v2): %v", err))
+	opts := abuse.Options{Binary: buildBinary(t), Dir: t.TempDir(), Logf: t.Logf, Short: true}
+	for _, a := range abuse.Attacks() {
+		t.Run(a.Name, func(t *testing.T) {
+			if why, waiting := waitingFor[a.Name]; waiting {
+				t.Skip(why)
+			}
+			res, err := abuse.Run(t.Context(), opts, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: peak RSS %.1f MiB, cgroup peak %.1f MiB (limit %d MiB); normal client %d answered, %d failed, p99 %s; %s",
+				a.Name, float64(res.PeakRSS)/(1<<20), float64(res.CgroupPeak)/(1<<20), res.Limit>>20,
+				res.Normal.OK, res.Normal.Failed, res.Normal.P(0.99).Round(100*time.Microsecond), res.Notes)
+			if res.Killed || res.OOMKills > 0 {
+				t.Fatalf("the server died: %s (OOM kills: %d)", res.Exit, res.OOMKills)
+			}
+			if !res.Ready {
+				t.Error("the server was not ready after the attack")
+			}
+			if res.PeakRSS >= res.Limit {
+				t.Errorf("peak RSS %d bytes is not within the limit of %d", res.PeakRSS, res.Limit)
+			}
+			// The normal client keeps getting answers: nearly all of its
+			// requests are answered (a request cut by the attack's own
+			// connection churn may fail; the transport does not retry a
+			// POST).
+			if n := res.Normal.OK + res.Normal.Failed; res.Normal.OK == 0 || res.Normal.Failed*20 > n {
+				t.Errorf("the normal client had %d of %d requests answered (first error: %s)", res.Normal.OK, n, res.Normal.FirstError)
+			}
+			if len(res.Lost) > 0 {
+				t.Errorf("acknowledged and lost: %s", strings.Join(res.Lost, "; "))
+			}
+			if res.Restart != "" && res.Restart != "ok" {
+				t.Errorf("the server did not start again on what the attack stored: %s", res.Restart)
+			}
+		})
+	}
+}
