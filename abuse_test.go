@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,24 @@ func TestAbuse(t *testing.T) {
 				t.Errorf("the server did not start again on what the attack stored: %s", res.Restart)
 			}
 		})
+	}
+}
+
+// TestAbuseLimitIsTheManifests holds the abuse suite's memory limit to
+// the DaemonSet's.
+func TestAbuseLimitIsTheManifests(t *testing.T) {
+	b, err := os.ReadFile("k8s/deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`limits:\s*\n\s*memory:\s*(\d+)Mi`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("k8s/deployment.yaml sets no memory limit in MiB")
+	}
+	if mib, _ := strconv.ParseInt(string(m[1]), 10, 64); mib<<20 != abuse.ManifestLimit {
+		t.Errorf("the manifest's memory limit is %d MiB, the abuse suite's %d MiB", mib, abuse.ManifestLimit>>20)
+	}
+	if strings.Contains(string(b), "GOMEMLIMIT") {
+		t.Error("the manifest sets GOMEMLIMIT: the server derives its soft limit from the cgroup, with room for what the Go heap does not count")
 	}
 }
