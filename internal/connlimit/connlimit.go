@@ -278,7 +278,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // SetDeadline sets both deadlines, the read one as SetReadDeadline does.
 func (c *Conn) SetDeadline(t time.Time) error {
-	if err := c.Conn.SetWriteDeadline(t); err != nil {
+	if err := c.SetWriteDeadline(t); err != nil {
 		return err
 	}
 	return c.SetReadDeadline(t)

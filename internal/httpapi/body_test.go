@@ -77,6 +77,7 @@ func rawPost(t *testing.T, url, path string, length int, sent string) (*http.Res
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, body
 }
 
@@ -95,6 +96,7 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 			url := env.client.BaseURL
 			begin := time.Now()
 			resp, body := rawPost(t, url, "/api/v1/metrics", 5000, `{"nr_queued":`)
+			defer resp.Body.Close()
 			took := time.Since(begin)
 			if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), tt.want) {
 				t.Fatalf("slow body: %d %s, want 408 saying %q", resp.StatusCode, body, tt.want)
@@ -130,32 +132,31 @@ func TestBodyBudget(t *testing.T) {
 		fmt.Fprintf(w, "%d", len(body))
 	})))
 	defer srv.Close()
-	post := func(path string, n int) (*http.Response, string) {
+	// post returns the status, the Retry-After header and the body.
+	post := func(path string, n int) (int, string, string) {
 		resp, err := http.Post(srv.URL+path, "application/json", bytes.NewReader(bytes.Repeat([]byte(" "), n)))
 		if err != nil {
 			t.Error(err)
-			return nil, ""
+			return 0, "", ""
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
 	}
 	held := make(chan string, 1)
 	go func() {
-		resp, b := post("/?hold", 12<<10) // holds 8 KiB + 1 of the 16 KiB
-		if resp != nil {
-			held <- fmt.Sprint(resp.StatusCode, " ", b)
-		}
+		status, _, b := post("/?hold", 12<<10) // holds 8 KiB + 1 of the 16 KiB
+		held <- fmt.Sprint(status, " ", b)
 	}()
 	<-entered
 	// Small bodies are not counted: a scheduler's metrics never wait.
-	if resp, b := post("/", 3000); resp == nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("a small body while the budget is held: %v %s", resp, b)
+	if status, _, b := post("/", 3000); status != http.StatusOK {
+		t.Errorf("a small body while the budget is held: %d %s", status, b)
 	}
 	<-entered
-	resp, b := post("/", 12<<10)
-	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
-		t.Fatalf("a body past the budget: %v %s, want 503 with Retry-After", resp, b)
+	status, retry, b := post("/", 12<<10)
+	if status != http.StatusServiceUnavailable || retry != "1" {
+		t.Fatalf("a body past the budget: %d (Retry-After %q) %s, want 503 with Retry-After 1", status, retry, b)
 	}
 	var env envelope
 	if err := json.Unmarshal([]byte(b), &env); err != nil || !strings.Contains(env.Error, "other request bodies") {
@@ -166,8 +167,8 @@ func TestBodyBudget(t *testing.T) {
 		t.Errorf("the held request answered %s", got)
 	}
 	// Given back: the same body now goes through.
-	if resp, b := post("/", 12<<10); resp == nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("after the budget was given back: %v %s", resp, b)
+	if status, _, b := post("/", 12<<10); status != http.StatusOK {
+		t.Errorf("after the budget was given back: %d %s", status, b)
 	}
 }
 

@@ -92,7 +92,7 @@ func StartServer(cg *Cgroup, bin, logFile string, args ...string) (*Server, erro
 		s.Addr, s.URL = a, "http://"+a
 		return s, nil
 	case <-s.done:
-		return nil, fmt.Errorf("the server exited before listening (%v); its log: %s", s.err, tail(logFile))
+		return nil, fmt.Errorf("the server exited before listening (%w); its log: %s", s.err, tail(logFile))
 	case <-time.After(30 * time.Second):
 		s.Kill()
 		return nil, fmt.Errorf("the server did not listen within 30s; its log: %s", tail(logFile))
@@ -116,9 +116,9 @@ func (s *Server) WaitReady(ctx context.Context, within time.Duration) error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("the server exited (%v); its log: %s", s.err, tail(s.log))
+			return fmt.Errorf("the server exited (%w); its log: %s", s.err, tail(s.log))
 		case <-ctx.Done():
-			return fmt.Errorf("not ready within %s (last: %v); its log: %s", within, err, tail(s.log))
+			return fmt.Errorf("not ready within %s (last: %w); its log: %s", within, err, tail(s.log))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -161,7 +161,7 @@ func (s *Server) Lines() []string {
 // reports an exit that was not clean.
 func (s *Server) Stop() error {
 	if done, err := s.Exited(); done {
-		return fmt.Errorf("the server had already exited: %v", err)
+		return fmt.Errorf("the server had already exited: %w", err)
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
