@@ -48,16 +48,19 @@ func TestMemoryLimitFlag(t *testing.T) {
 func TestConnectionLimitsAreWired(t *testing.T) {
 	srv := startServer(t, nil, "--max-connections=8", "--max-connections-per-client=2", "--log-level=warn")
 	addr := strings.TrimPrefix(srv.URL, "http://")
+	// From an address of its own: the test's HTTP client keeps a
+	// connection from 127.0.0.1. Linux routes all of 127/8 to lo.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 5)}}
 	var conns []net.Conn
 	for range 2 {
-		c, err := net.Dial("tcp", addr)
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			t.Skipf("cannot connect from 127.0.0.5 here: %v", err)
 		}
 		defer c.Close()
 		conns = append(conns, c)
 	}
-	third, err := net.Dial("tcp", addr)
+	third, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
