@@ -41,7 +41,8 @@ func NewCgroup(name string, limit int64) (*Cgroup, error) {
 		}
 		if !strings.Contains(" "+string(ctl)+" ", " memory ") {
 			if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+memory"), 0); err != nil {
-				return nil, fmt.Errorf("enable the memory controller under %s: %w", parent, err)
+				return nil, fmt.Errorf("enable the memory controller under %s (a cgroup v2 with processes of its own cannot; "+
+					"run from one whose subtree is delegated): %w", parent, err)
 			}
 		}
 	}
