@@ -134,25 +134,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Store: st.Audit(), Node: cfg.NodeName, Logger: log, Registry: reg, Now: now,
 	})
 
+	// What strategy inputs may cost: held to every write and preview, and
+	// to the stored set the resolver loads (what breaks them is skipped).
+	limits := strategyLimits(cfg)
 	resolver := strategy.NewResolver(strategy.ResolverOptions{
 		Store:    st.Strategies(),
 		Views:    view,
 		Watcher:  index,
 		Changes:  st.Changes(),
 		Node:     cfg.NodeName,
+		Limits:   limits,
 		Debounce: 20 * time.Millisecond,
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})
 	strategies := strategy.NewService(strategy.ServiceOptions{
-		Store:    st.Strategies(),
-		Resolver: resolver,
-		Max:      cfg.MaxStrategies,
-		Node:     cfg.NodeName,
-		Shared:   st.Shared(),
-		Audit:    trail,
-		Logger:   log.With("component", "strategy"),
-		Now:      now,
+		Store:       st.Strategies(),
+		Resolver:    resolver,
+		Limits:      limits,
+		Resolutions: cfg.MaxConcurrentPreviews,
+		Node:        cfg.NodeName,
+		Shared:      st.Shared(),
+		Audit:       trail,
+		Logger:      log.With("component", "strategy"),
+		Now:         now,
 	})
 
 	gate := &health.Gate{}
@@ -179,6 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return health.Report{State: health.Down, Detail: "processes scanned; the pod view is being built"}
 			}},
 			{Name: "kubernetes", Probe: meta.Health},
+			{Name: "strategies", Probe: resolver.Health},
 		},
 		Version:          buildinfo.Version(),
 		Node:             cfg.NodeName,

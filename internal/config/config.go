@@ -61,6 +61,7 @@ type Config struct {
 	DataDir string // where the default SQLite file lives
 
 	Security
+	Limits
 	Resources
 
 	ShowVersion bool
@@ -94,6 +95,7 @@ func Default() Config {
 		Store:             "sqlite",
 		DataDir:           "data",
 		Security:          defaultSecurity(),
+		Limits:            defaultLimits(),
 		Resources:         defaultResources(),
 	}
 }
@@ -167,6 +169,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "where strategies and metric history live: sqlite (in --data-dir), sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (shared by nodes), or memory (lost on exit)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the default SQLite store")
 	cfg.flags(fs)
+	cfg.limitFlags(fs)
 	cfg.resourceFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
@@ -279,6 +282,9 @@ func (c Config) Validate() error {
 	}
 	if c.HistoryMaxSamples < 1 {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
 	}
 	if err := c.validateResources(c.MaxBodyBytes); err != nil {
 		return err

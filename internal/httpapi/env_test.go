@@ -82,20 +82,24 @@ func newTestConfig(t testing.TB, clock *fakeClock) Config {
 
 // strategySetup says how useStrategies builds a config's strategies.
 type strategySetup struct {
-	shared bool // the store counts as shared between nodes
+	shared bool               // the store counts as shared between nodes
+	store  *memory.Strategies // default: an empty one
 }
 
-// useStrategies gives cfg strategies as internal/app wires them, over an
-// empty memory store: a service that reports its changes to cfg.Audit, and
-// a resolver over cfg.Pods that runs until the test ends, both on node
-// cfg.Node.
+// useStrategies gives cfg strategies as internal/app wires them, over a
+// memory store (o.store, else an empty one): a service that reports its
+// changes to cfg.Audit, and a resolver over cfg.Pods that runs until the
+// test ends, both on node cfg.Node.
 func useStrategies(t testing.TB, cfg *Config, o strategySetup) {
 	t.Helper()
-	store := &memory.Strategies{}
+	store := o.store
+	if store == nil {
+		store = &memory.Strategies{}
+	}
 	resolver := strategy.NewResolver(strategy.ResolverOptions{Store: store, Views: cfg.Pods.(strategy.ViewSource),
 		Node: cfg.Node, Debounce: time.Millisecond, Now: cfg.Now})
 	cfg.Resolution = resolver
-	cfg.Strategies = strategy.NewService(strategy.ServiceOptions{Store: store, Resolver: resolver, Max: 1000,
+	cfg.Strategies = strategy.NewService(strategy.ServiceOptions{Store: store, Resolver: resolver,
 		Node: cfg.Node, Shared: o.shared, Audit: cfg.Audit.(strategy.Auditor), Now: cfg.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

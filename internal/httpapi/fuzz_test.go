@@ -29,6 +29,9 @@ func FuzzPostMetrics(f *testing.F) {
 		{"application/json", `{"nr_queued":18446744073709551616}`},
 		{"application/jsonx", ``},
 		{"application/json;;", `[]`},
+		{"application/json", `{"nr_queued":1,"nr_queued":2}`},
+		{"application/json", `{"NR_QUEUED":1}`},
+		{"application/json", `[{"nr_queued":1},{"nr_queued":1,"x":{"y":1,"y":2}}]`},
 	} {
 		f.Add(seed.ct, []byte(seed.body))
 	}

@@ -265,7 +265,7 @@ func TestEndpointsMatchOpenAPI(t *testing.T) {
 			body: `{"nr_queued":5}`, advance: time.Second, wantStatus: http.StatusUnsupportedMediaType,
 			check: errorContains("Content-Type header is missing")},
 		{name: "post with unknown fields", method: http.MethodPost, path: "/api/v1/metrics", contentType: appJSON,
-			body: `{"nr_queued":6,"zeta":1,"alpha":{"x":[1]},"zeta":2}`, advance: time.Second, wantStatus: http.StatusOK,
+			body: `{"nr_queued":6,"zeta":1,"alpha":{"x":[1]}}`, advance: time.Second, wantStatus: http.StatusOK,
 			check: field("ignored_fields", `["alpha","zeta"]`)},
 		{name: "post largest values", method: http.MethodPost, path: "/api/v1/metrics", contentType: appJSON,
 			body: `{"usersched_pid":4294967295,"nr_queued":18446744073709551615}`, advance: time.Second,

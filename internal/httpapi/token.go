@@ -15,6 +15,7 @@ import (
 
 	"github.com/bss-api/bss-api/internal/apperr"
 	"github.com/bss-api/bss-api/internal/ratelimit"
+	"github.com/bss-api/bss-api/internal/strictjson"
 )
 
 // TokenIssuer issues scheduler tokens (POST /api/v1/auth/token).
@@ -107,16 +108,26 @@ func postToken(issuer TokenIssuer, limits TokenLimits, now func() time.Time, rs 
 	})
 }
 
+// tokenRequest is the body of POST /api/v1/auth/token.
+type tokenRequest struct {
+	PublicKey *string `json:"public_key"`
+}
+
+// tokenRequestSchema holds tokenRequest's exact field names. Immutable.
+var tokenRequestSchema = strictjson.For[tokenRequest]()
+
 // decodeTokenRequest reads {"public_key": "<PEM>"} strictly: exactly that
-// field, a non-empty string, and nothing after the object.
+// field, once and in that case, a non-empty string, and nothing after the
+// object.
 func decodeTokenRequest(body []byte) (string, error) {
 	const want = `send {"public_key": "<PEM of the scheduler's public key>"}`
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "", apperr.Errorf(apperr.Invalid, "request body is empty; %s", want)
 	}
-	var req struct {
-		PublicKey *string `json:"public_key"`
+	if err := tokenRequestSchema.Check(body); err != nil {
+		return "", apperr.Errorf(apperr.Invalid, "%v; %s", err, want)
 	}
+	var req tokenRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(&req)

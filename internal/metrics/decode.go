@@ -12,6 +12,9 @@ import (
 // MaxBatch is the largest number of samples accepted in one request.
 const MaxBatch = 1000
 
+// duplicateKey is the problem of a key given twice in one object.
+const duplicateKey = "duplicate field: the key is given more than once in one object; give each key once"
+
 const (
 	maxProblems     = 20 // problems listed in one error before "and N more"
 	maxIgnoredNames = 32 // distinct unknown field names reported back
@@ -35,7 +38,9 @@ type Batch struct {
 // names are returned in Batch.Ignored.
 //
 // Decode is strict where encoding/json is lenient: strings, floats,
-// negatives, values out of range, duplicate fields, null and {} are errors.
+// negatives, values out of range, null and {} are errors, and so are keys
+// given twice in one object (anywhere in the body) and keys that differ
+// from a field's name only in case.
 func Decode(data []byte) (Batch, error) {
 	d := decoder{scanner: scanner{data: data}}
 	d.skipWS()
@@ -83,6 +88,7 @@ type decoder struct {
 	dropped      int
 	ignored      []string
 	ignoredCount int
+	unknownKeys  [][]byte // the current object's unknown keys
 }
 
 func (d *decoder) problem(where, what string) {
@@ -129,6 +135,7 @@ func (d *decoder) array() {
 // problems ("" for a single object, "[3]" inside a batch).
 func (d *decoder) object(prefix string, s *Sample) {
 	var seen [len(fields)]bool
+	d.unknownKeys = d.unknownKeys[:0]
 	known := 0
 	d.pos++ // {
 	d.skipWS()
@@ -143,14 +150,13 @@ func (d *decoder) object(prefix string, s *Sample) {
 			d.skipWS()
 			idx := lookupField(key)
 			if idx < 0 {
-				d.value()
-				d.ignore(key)
+				d.unknown(prefix, key, d.value())
 			} else {
 				f := &fields[idx]
 				where := withPrefix(prefix, f.Name)
 				raw := d.value()
 				if seen[idx] {
-					d.problem(where, "duplicate field")
+					d.problem(where, duplicateKey)
 				} else if v, msg := parseUint(raw, f.Max); msg != "" {
 					d.problem(where, msg)
 				} else {

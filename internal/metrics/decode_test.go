@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bss-api/bss-api/internal/apperr"
+	"github.com/bss-api/bss-api/internal/strictjson"
 )
 
 const seedBody = `{
@@ -45,8 +46,13 @@ func TestDecodeAccepts(t *testing.T) {
 		},
 		{
 			"unknown fields are ignored and listed once, sorted",
-			`{"nr_queued": 1, "zeta": {"nested": ["]", {"}": 1}]}, "alpha": "x", "zeta": null, "nr_new_counter": 5}`,
-			[]Sample{{NrQueued: 1}}, false, []string{"alpha", "nr_new_counter", "zeta"},
+			`[{"nr_queued": 1, "zeta": {"nested": ["]", {"}": 1}]}, "alpha": "x", "nr_new_counter": 5}, {"nr_queued": 2, "zeta": null}]`,
+			[]Sample{{NrQueued: 1}, {NrQueued: 2}}, true, []string{"alpha", "nr_new_counter", "zeta"},
+		},
+		{
+			"unknown keys that differ only in case from each other",
+			`{"nr_queued": 1, "extra": 1, "Extra": 2, "nested": {"a": 1, "A": 2}}`,
+			[]Sample{{NrQueued: 1}}, false, []string{"Extra", "extra", "nested"},
 		},
 		{"escaped key is unescaped", `{"nr_\u0071ueued": 7}`, []Sample{{NrQueued: 7}}, false, nil},
 		{"usersched_pid at uint32 max", `{"usersched_pid": 4294967295}`, []Sample{{UserschedPID: 4294967295}}, false, nil},
@@ -116,6 +122,15 @@ func TestDecodeRejects(t *testing.T) {
 		{"far over uint64", `{"nr_user_dispatches": 99999999999999999999999999}`, []string{"nr_user_dispatches: must be at most"}},
 		{"pid over uint32", `{"usersched_pid": 4294967296}`, []string{"usersched_pid: must be at most 4294967295, got 4294967296"}},
 		{"duplicate field", `{"nr_queued": 1, "nr_queued": 2}`, []string{"nr_queued: duplicate field"}},
+		// Strict JSON: what a reader of the body sees is what is stored.
+		{"duplicate unknown field", `{"nr_queued": 1, "zeta": 1, "zeta": null}`, []string{"zeta: duplicate field: the key is given more than once"}},
+		{"duplicate inside an unknown field", `{"nr_queued": 1, "zeta": {"a": [{"b": 1, "b": 2}]}}`, []string{"zeta.a[0].b: duplicate field"}},
+		{"duplicate inside an unknown array", `{"nr_queued": 1, "zeta": [{"b": 1, "b": 2}]}`, []string{"zeta[0].b: duplicate field"}},
+		{"field in another case", `{"NR_QUEUED": 1}`, []string{`NR_QUEUED: unknown field; field names are case-sensitive: did you mean "nr_queued"?`}},
+		{"field in another case next to it", `{"nr_queued": 1, "Nr_Queued": 2}`, []string{`Nr_Queued: unknown field; field names are case-sensitive: did you mean "nr_queued"?`}},
+		{"field with a Kelvin sign", "{\"nr_queued\": 1, \"usersched_last_run_at\": 1, \"nr_\u212aernel_dispatches\": 2}", []string{`did you mean "nr_kernel_dispatches"?`}},
+		{"batch item with a duplicate", `[{"nr_queued": 1}, {"nr_queued": 1, "nr_running": 1, "nr_running": 2}]`, []string{"[1].nr_running: duplicate field"}},
+		{"batch item with a field in another case", `[{"nr_queued": 1}, {"nr_Running": 1}]`, []string{`[1].nr_Running: unknown field; field names are case-sensitive: did you mean "nr_running"?`}},
 		{
 			"every problem is listed",
 			`{"nr_queued": "a", "nr_running": -2, "nr_scheduled": 0.5}`,
@@ -201,6 +216,8 @@ func FuzzDecode(f *testing.F) {
 		`{"nr_queued": -1}`, `{"nr_queued": 1.5}`, `{"nr_queued": 18446744073709551616}`,
 		`{"a": {"b": ["}", "\"]"]}, "nr_running": 1}`, `{"nr_\u0071ueued": 1}`, `{"nr_queued":1}x`,
 		`[{"nr_queued":1},{}]`, `{"usersched_last_run_at": 1}`, "\"\\", `{"x":"\\\""}`,
+		`{"nr_queued":1,"nr_queued":2}`, `{"nr_queued":1,"x":1,"x":2}`, `{"NR_QUEUED":1}`, `{"nr_queued":1,"x":{"y":1,"y":2}}`,
+		`[{"nr_queued":1},{"nr_running":1,"Nr_Running":2}]`, "{\"nr_\u212aernel_dispatches\":1}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -214,6 +231,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !json.Valid(data) {
 			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		if err := strictjson.CheckAny(data); err != nil {
+			t.Fatalf("accepted %q: %v", data, err)
 		}
 		var objs []map[string]json.RawMessage
 		if got.IsBatch {
@@ -231,6 +251,11 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("got %d samples for %d objects", len(got.Samples), len(objs))
 		}
 		for i, obj := range objs {
+			for key := range obj {
+				if i := foldedField([]byte(key)); i >= 0 && fields[i].Name != key {
+					t.Fatalf("accepted %q, whose key %q is %s in another case", data, key, fields[i].Name)
+				}
+			}
 			for _, f := range Fields() {
 				raw, ok := obj[f.Name]
 				if !ok {
@@ -286,5 +311,21 @@ func TestLookupFieldMatchesFields(t *testing.T) {
 	}
 	if got := lookupField([]byte("nr_queue")); got != -1 {
 		t.Errorf("lookupField(unknown) = %d, want -1", got)
+	}
+}
+
+// BenchmarkDecodeUnknownFields decodes what a newer scheduler sends: the
+// seed's counters and fields this server does not know, one of them an
+// object. Unknown keys are where the strict checks (another case, given
+// twice, duplicates inside) do their work.
+func BenchmarkDecodeUnknownFields(b *testing.B) {
+	body := []byte(`{"usersched_last_run_at":1750329000123456789,"nr_queued":10,"nr_scheduled":5,"nr_running":2,` +
+		`"nr_online_cpus":8,"nr_user_dispatches":100,"nr_kernel_dispatches":50,"vtime_now":77,"slice_ns":{"min":1,"max":9}}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(body); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

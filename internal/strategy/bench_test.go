@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -76,10 +77,37 @@ func BenchmarkResolve(b *testing.B) {
 				cs := mustCompile(b, benchStrategies(n))
 				var entries int
 				for b.Loop() {
-					entries = len(Resolve(cs, v, Bindings{}, d.depth).Entries)
+					entries = len(mustResolve(b, cs, v, Bindings{}, d.depth).Entries)
 				}
 				b.ReportMetric(float64(entries), "entries")
 			})
 		}
+	}
+}
+
+// BenchmarkPreview previews 1,000 strategies over 10,000 processes in 500
+// pods, as POST preview does: the list checked against the limits,
+// compiled, and resolved with complete match counts. "attack" is the
+// issue's 1,000 strategies of a 945-byte regex, refused by the checks.
+func BenchmarkPreview(b *testing.B) {
+	r := NewResolver(ResolverOptions{Views: newSettableView(benchView(b)), Node: testNode})
+	svc := NewService(ServiceOptions{Resolver: r, Node: testNode})
+	attack := make([]Strategy, 1000)
+	for i := range attack {
+		attack[i] = Strategy{ExecutionTime: 1000, CommandRegex: attackRegex}
+	}
+	for _, tt := range []struct {
+		name  string
+		list  []Strategy
+		valid bool
+	}{{"normal", benchStrategies(1000), true}, {"attack", attack, false}} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := svc.Preview(context.Background(), tt.list); (err == nil) != tt.valid {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

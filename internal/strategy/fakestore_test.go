@@ -32,21 +32,26 @@ func (f *fakeStore) Replace(_ context.Context, list []Strategy) ([]Strategy, err
 	return before, nil
 }
 
-func (f *fakeStore) Put(_ context.Context, s Strategy, max int) (Strategy, bool, error) {
+func (f *fakeStore) Put(_ context.Context, s Strategy, admit func([]Strategy) error) (Strategy, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if i := slices.IndexFunc(f.list, func(o Strategy) bool { return o.Name == s.Name }); i >= 0 {
-		prev := f.list[i]
-		f.list[i] = s
-		f.version++
-		return prev, false, nil
+	next := slices.Clone(f.list)
+	i := slices.IndexFunc(next, func(o Strategy) bool { return o.Name == s.Name })
+	if i >= 0 {
+		next[i] = s
+	} else {
+		next = append(next, s)
 	}
-	if len(f.list) >= max {
-		return Strategy{}, false, apperr.Errorf(apperr.Invalid, "strategies: %d stored, at most %d allowed", len(f.list), max)
+	if err := admit(next); err != nil {
+		return Strategy{}, false, err
 	}
-	f.list = append(f.list, s)
+	var prev Strategy
+	if i >= 0 {
+		prev = f.list[i]
+	}
+	f.list = next
 	f.version++
-	return Strategy{}, true, nil
+	return prev, i < 0, nil
 }
 
 func (f *fakeStore) Delete(_ context.Context, name string) (Strategy, error) {

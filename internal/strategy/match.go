@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"context"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -73,7 +74,11 @@ const (
 // process of the node (other conditions, if given, must hold too); the
 // others target only processes in pods, never a sandbox (pause) container.
 // A strategy whose nodes do not list this node matches nothing.
-func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth) Result {
+//
+// Resolve stops when ctx ends (it looks between pods and between pid
+// strategies) and returns ctx's error; bind may then hold some of the
+// bindings the resolution made.
+func Resolve(ctx context.Context, strategies []*compiled, v *podview.View, bind Bindings, depth Depth) (Result, error) {
 	explain := depth >= Counts
 	res := Result{Matched: make([]int, len(strategies)), Won: make([]int, len(strategies))}
 	// Commands repeat across a node's processes: each strategy's regex runs
@@ -128,6 +133,9 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth
 		if s.PID == 0 || s.elsewhere {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 		pid := int(s.PID)
 		proc, alive := v.Procs.Process(pid)
 		if !alive || !matchesProcess(si, proc.Command) {
@@ -169,6 +177,9 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth
 	if len(selectors) > 0 {
 		cands := make([]int, 0, len(selectors))
 		for pi := range v.Pods {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
 			pod := &v.Pods[pi]
 			cands = cands[:0]
 			for _, si := range selectors {
@@ -209,7 +220,7 @@ func Resolve(strategies []*compiled, v *podview.View, bind Bindings, depth Depth
 			return a.Strategy - b.Strategy
 		})
 	}
-	return res
+	return res, nil
 }
 
 func matchesPod(s *compiled, pod *podview.Pod) bool {

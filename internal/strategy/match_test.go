@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
+	"github.com/bss-api/bss-api/internal/strictjson"
 )
 
 // testNode is the node the tests resolve on.
@@ -81,7 +83,7 @@ func testView(t testing.TB, upfStart uint64) *podview.View {
 
 func mustCompile(t testing.TB, list []Strategy) []*compiled {
 	t.Helper()
-	norm, err := Normalize(list, 1000)
+	norm, err := Normalize(list, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +176,7 @@ func TestResolve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, depth := range []Depth{Winners, Counts, Explain} {
-				res := Resolve(mustCompile(t, tt.list), testView(t, 11), Bindings{}, depth)
+				res := mustResolve(t, mustCompile(t, tt.list), testView(t, 11), Bindings{}, depth)
 				if got := winners(res.Entries); !slices.Equal(got, tt.want) {
 					t.Errorf("depth %d: entries %v, want %v", depth, got, tt.want)
 				}
@@ -189,7 +191,7 @@ func TestResolveExplainCounts(t *testing.T) {
 		{Name: "re", ExecutionTime: 1000, CommandRegex: "nr-gnb|ping"},
 		{Name: "pid", ExecutionTime: 1000, PID: 202},
 	}
-	res := Resolve(mustCompile(t, list), testView(t, 11), Bindings{}, Explain)
+	res := mustResolve(t, mustCompile(t, list), testView(t, 11), Bindings{}, Explain)
 	if got, want := winners(res.Entries), []won{{201, "ns"}, {202, "pid"}, {301, "re"}}; !slices.Equal(got, want) {
 		t.Errorf("entries %v, want %v", got, want)
 	}
@@ -213,13 +215,13 @@ func TestResolvePIDBindsWhenConditionsHold(t *testing.T) {
 	host := func(cmd string, start uint64) *podview.View {
 		return podview.Build(1, procs.NewSnapshot(1, time.Unix(0, 0), nil, []procs.Process{{Proc: procs.Proc{PID: 500, Command: cmd, StartTime: start}}}), meta{})
 	}
-	if got := winners(Resolve(cs, host("sshd", 5), bind, Winners).Entries); len(got) != 0 {
+	if got := winners(mustResolve(t, cs, host("sshd", 5), bind, Winners).Entries); len(got) != 0 {
 		t.Fatalf("with sshd at the PID = %v, want nothing", got)
 	}
-	if got, want := winners(Resolve(cs, host("nginx", 50), bind, Winners).Entries), []won{{500, "web"}}; !slices.Equal(got, want) {
+	if got, want := winners(mustResolve(t, cs, host("nginx", 50), bind, Winners).Entries), []won{{500, "web"}}; !slices.Equal(got, want) {
 		t.Errorf("with nginx at the PID = %v, want %v", got, want)
 	}
-	if got := winners(Resolve(cs, host("nginx", 70), bind, Winners).Entries); len(got) != 0 {
+	if got := winners(mustResolve(t, cs, host("nginx", 70), bind, Winners).Entries); len(got) != 0 {
 		t.Errorf("after the PID was reused by another nginx = %v, want nothing", got)
 	}
 }
@@ -228,7 +230,7 @@ func TestResolvePIDBindsWhenConditionsHold(t *testing.T) {
 // outside pods (the index keeps them for the PIDs strategies target).
 func TestResolvePIDThreadsOutsidePods(t *testing.T) {
 	cs := mustCompile(t, []Strategy{{Name: "sshd", ExecutionTime: 1000, PID: 500, Threads: true}})
-	if got, want := winners(Resolve(cs, testView(t, 11), Bindings{}, Winners).Entries), []won{{500, "sshd"}, {501, "sshd"}}; !slices.Equal(got, want) {
+	if got, want := winners(mustResolve(t, cs, testView(t, 11), Bindings{}, Winners).Entries), []won{{500, "sshd"}, {501, "sshd"}}; !slices.Equal(got, want) {
 		t.Errorf("entries = %v, want the process and its thread %v", got, want)
 	}
 }
@@ -236,12 +238,12 @@ func TestResolvePIDThreadsOutsidePods(t *testing.T) {
 func TestResolvePIDReuse(t *testing.T) {
 	cs := mustCompile(t, []Strategy{{Name: "p", ExecutionTime: 1000, PID: 101}})
 	bind := Bindings{}
-	if got, want := winners(Resolve(cs, testView(t, 11), bind, Winners).Entries), []won{{101, "p"}}; !slices.Equal(got, want) {
+	if got, want := winners(mustResolve(t, cs, testView(t, 11), bind, Winners).Entries), []won{{101, "p"}}; !slices.Equal(got, want) {
 		t.Fatalf("first = %v, want %v", got, want)
 	}
 	// PID 101 now belongs to a process that started later: not the one
 	// the strategy was first applied to.
-	if got := winners(Resolve(cs, testView(t, 99), bind, Winners).Entries); len(got) != 0 {
+	if got := winners(mustResolve(t, cs, testView(t, 99), bind, Winners).Entries); len(got) != 0 {
 		t.Errorf("after PID reuse = %v, want nothing", got)
 	}
 }
@@ -281,7 +283,7 @@ func TestNormalizeAndValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Normalize(tt.list, tt.max)
+			_, err := Normalize(tt.list, Limits{Strategies: tt.max, Bytes: 1 << 20, ListItems: 100, RegexBytes: 1024, RegexInstructions: 2000, TotalRegexInstructions: 100_000})
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("Normalize() = %v", err)
@@ -292,7 +294,7 @@ func TestNormalizeAndValidate(t *testing.T) {
 			}
 		})
 	}
-	got, err := Normalize([]Strategy{{Name: "strategy-2", ExecutionTime: 1000, PID: 1}, {ExecutionTime: 1000, PID: 2}, {ExecutionTime: 1000, PID: 3}}, 10)
+	got, err := Normalize([]Strategy{{Name: "strategy-2", ExecutionTime: 1000, PID: 1}, {ExecutionTime: 1000, PID: 2}, {ExecutionTime: 1000, PID: 3}}, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +320,17 @@ func TestDecodeList(t *testing.T) {
 		`{"strategies":[{"pid":"7"}]}`:            "strategies[0].pid",
 		`{"strategies":[]} trailing`:              "after the JSON value",
 		`{"strategies":{}}`:                       "strategies",
+		// Keys given twice, or matching a field only in case, would let
+		// what a reviewer reads differ from what is stored.
+		`{"strategies":[{"execution_time":1000,"namespaces":["safe-ns"],"namespaces":[]}]}`: "strategies[0].namespaces: the key is given more than once",
+		`{"strategies":[],"strategies":[{"execution_time":1000,"pid":1}]}`:                  "strategies: the key is given more than once",
+		`{"strategies":[{"execution_time":1000,"pid":1,"Priority":true}]}`:                  `strategies[0].Priority: unknown field; field names are case-sensitive: did you mean "priority"?`,
+		`{"Strategies":[]}`: `Strategies: unknown field; field names are case-sensitive: did you mean "strategies"?`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchLabels":{"app":"a","app":"b"}}}]}`:                  "strategies[0].label_selector.matchLabels.app: the key is given more than once",
+		`{"strategies":[{"execution_time":1000,"label_selector":{"MatchLabels":{"app":"a"}}}]}`:                            `strategies[0].label_selector.MatchLabels: unknown field; field names are case-sensitive: did you mean "matchLabels"?`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchExpressions":[{"key":"a","Operator":"Exists"}]}}]}`: `strategies[0].label_selector.matchExpressions[0].Operator: unknown field`,
+		`{"strategies":[{"execution_time":1000,"selectors":[{"key":"a","value":"b","value":"c"}]}]}`:                       "strategies[0].selectors[0].value: the key is given more than once",
+		`{"strategies":[{"execution_time":1000,"selectors":[{"KEY":"a","value":"b"}]}]}`:                                   `strategies[0].selectors[0].KEY: unknown field`,
 	} {
 		_, err := DecodeList([]byte(body))
 		if want == "" {
@@ -330,4 +343,61 @@ func TestDecodeList(t *testing.T) {
 			t.Errorf("DecodeList(%s) = %v, want an invalid error with %q", body, err, want)
 		}
 	}
+}
+
+func TestDecodeOneIsStrict(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"execution_time":1000,"namespaces":["safe-ns"]}`:                  "",
+		`{"execution_time":1000,"namespaces":["safe-ns"],"namespaces":[]}`:  "namespaces: the key is given more than once",
+		`{"execution_time":1000,"namespaces":["safe-ns"],"Priority":true}`:  `Priority: unknown field; field names are case-sensitive: did you mean "priority"?`,
+		`{"execution_time":1000,"command_regex":"^a$","COMMAND_REGEX":"."}`: `COMMAND_REGEX: unknown field`,
+	} {
+		_, err := DecodeOne([]byte(body))
+		if want == "" {
+			if err != nil {
+				t.Errorf("DecodeOne(%s) = %v", body, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("DecodeOne(%s) = %v, want an invalid error with %q", body, err, want)
+		}
+	}
+}
+
+// FuzzDecodeList: whatever the body, DecodeList never panics, fails only
+// with an invalid-input error, and accepts no body with a duplicate key.
+func FuzzDecodeList(f *testing.F) {
+	for _, s := range []string{
+		`{"strategies":[{"priority":true,"execution_time":20000000,"selectors":[{"key":"nf","value":"upf"}]}]}`,
+		`{"strategies":[{"execution_time":1000,"namespaces":["safe-ns"],"namespaces":[]}]}`,
+		`{"strategies":[{"execution_time":1000,"pid":1,"Priority":true}]}`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchLabels":{"app":"a","app":"b"}}}]}`,
+		`{"strategies":[{"execution_time":1000,"label_selector":{"matchExpressions":[{"key":"a","operator":"In","values":["x"]}]}}]}`,
+		`{"strategies":[]}`, `{}`, `null`, `{"strategies":[{}]} x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, err := DecodeList(body)
+		if err != nil {
+			if apperr.CodeOf(err) != apperr.Invalid {
+				t.Fatalf("DecodeList(%q) = %v, not an invalid-input error", body, err)
+			}
+			return
+		}
+		if strictjson.CheckAny(body) != nil {
+			t.Fatalf("DecodeList accepted %q, which has a duplicate key", body)
+		}
+	})
+}
+
+// mustResolve resolves without a deadline.
+func mustResolve(t testing.TB, cs []*compiled, v *podview.View, bind Bindings, depth Depth) Result {
+	t.Helper()
+	res, err := Resolve(context.Background(), cs, v, bind, depth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

@@ -61,6 +61,10 @@ type ResolverOptions struct {
 	// Node is this server's node: a strategy with nodes applies only if
 	// they list it.
 	Node string
+	// Limits are held to every stored set read (zero: DefaultLimits): a
+	// stored strategy that breaks them is not applied, and Health says
+	// which and why.
+	Limits Limits
 	// Debounce batches bursts of view changes into one resolution.
 	Debounce time.Duration
 	Logger   *slog.Logger
@@ -75,9 +79,11 @@ type ResolverOptions struct {
 // store I/O. Snapshot is a lock-free load. Sync lets a writer wait until
 // its change is resolved. Safe for concurrent use.
 type Resolver struct {
-	opts ResolverOptions
-	log  *slog.Logger
-	snap atomic.Pointer[Snapshot]
+	opts  ResolverOptions
+	log   *slog.Logger
+	check *checker
+	snap  atomic.Pointer[Snapshot]
+	state atomic.Pointer[loadState] // what the last read found, for Health
 
 	// requested counts Sync calls. A read of the store made after
 	// requested reached n sees every change made before the nth Sync.
@@ -116,7 +122,7 @@ func NewResolver(opts ResolverOptions) *Resolver {
 		opts.Now = time.Now
 	}
 	return &Resolver{
-		opts: opts, log: opts.Logger, bind: Bindings{},
+		opts: opts, log: opts.Logger, check: newChecker(opts.Limits), bind: Bindings{},
 		wake: make(chan struct{}, 1), stopped: make(chan struct{}), progress: make(chan struct{}),
 	}
 }
@@ -147,6 +153,7 @@ func (r *Resolver) Run(ctx context.Context) error {
 	defer batch.Stop()
 	resolve := func() {
 		if err := r.refresh(ctx); err != nil && ctx.Err() == nil {
+			r.noteReadError(err)
 			r.log.Error("resolve strategies", "err", err)
 			batch.Arm(retryAfter)
 		}
@@ -213,7 +220,7 @@ func (r *Resolver) refresh(ctx context.Context) error {
 		}
 	}
 	if r.loaded {
-		r.publish()
+		r.publish(ctx)
 	}
 	if read {
 		r.finished(target, err)
@@ -224,14 +231,17 @@ func (r *Resolver) refresh(ctx context.Context) error {
 // publish resolves the current view with the strategies in hand and
 // publishes the snapshot. Before the first process scan there is nothing
 // to resolve; Run resolves when the view arrives.
-func (r *Resolver) publish() {
+func (r *Resolver) publish(ctx context.Context) {
 	v := r.view()
 	if v == nil {
 		return
 	}
 	// Entries only: the counts of preview and explain are computed on
 	// demand.
-	res := Resolve(r.compiled, v, r.bind, Winners)
+	res, err := Resolve(ctx, r.compiled, v, r.bind, Winners)
+	if err != nil {
+		return // stopping
+	}
 	if cur := r.snap.Load(); cur == nil || !slices.Equal(cur.Entries, res.Entries) {
 		r.version++
 	}
@@ -249,20 +259,25 @@ func (r *Resolver) finished(target uint64, err error) {
 	r.progress = make(chan struct{})
 }
 
-// reload reads and compiles the stored strategies.
+// reload reads the stored strategies and compiles those that may be
+// applied (see checker.inForce).
 func (r *Resolver) reload(ctx context.Context) error {
-	list, _, err := r.opts.Store.List(ctx)
+	stored, _, err := r.opts.Store.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list strategies: %w", err)
 	}
-	cs := make([]*compiled, 0, len(list))
-	for _, s := range list {
+	kept, skipped := r.check.inForce(stored)
+	list := make([]Strategy, 0, len(kept))
+	cs := make([]*compiled, 0, len(kept))
+	for _, s := range kept {
 		c, err := compile(s, r.opts.Node)
-		if err != nil {
-			return err // stored strategies were validated on write
+		if err != nil { // checked; only a bug gets here
+			skipped = append(skipped, Skipped{Name: s.Name, Reason: err.Error()})
+			continue
 		}
-		cs = append(cs, c)
+		list, cs = append(list, s), append(cs, c)
 	}
+	r.noteLoad(len(list), skipped)
 	r.list, r.compiled, r.loaded = list, cs, true
 	// Forget bindings of strategies that are gone or changed target.
 	keep := map[BindingKey]bool{}

@@ -17,8 +17,16 @@ type ServiceOptions struct {
 	// Resolver resolves what the service writes; its Run must be running
 	// for writes to answer.
 	Resolver *Resolver
-	// Max is the largest number of strategies stored.
-	Max int
+	// Limits bound what each write, and each preview, may cost (zero:
+	// DefaultLimits).
+	Limits Limits
+	// Resolutions bounds the previews and explanations resolving at once
+	// (zero: 2); one that cannot start within ResolutionWait (zero: 1 s) is
+	// refused with a 503 and Retry-After, and one that runs longer than
+	// ResolutionTimeout (zero: 10 s) is stopped and refused the same way.
+	Resolutions       int
+	ResolutionWait    time.Duration
+	ResolutionTimeout time.Duration
 	// Node is this server's node name.
 	Node string
 	// Shared says that the servers of other nodes use the same store. A
@@ -76,14 +84,15 @@ type Written struct {
 // lock: concurrent writes are ordered by the store, their resolutions by
 // the resolver. Safe for concurrent use.
 type Service struct {
-	store    Store
-	resolver *Resolver
-	max      int
-	node     string
-	shared   bool
-	audit    Auditor
-	log      *slog.Logger
-	now      func() time.Time
+	store       Store
+	resolver    *Resolver
+	check       *checker
+	resolutions resolutionSlots
+	node        string
+	shared      bool
+	audit       Auditor
+	log         *slog.Logger
+	now         func() time.Time
 }
 
 // NewService returns a service over opts.Store and opts.Resolver.
@@ -94,8 +103,9 @@ func NewService(opts ServiceOptions) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: opts.Store, resolver: opts.Resolver, max: opts.Max, node: opts.Node, shared: opts.Shared,
-		audit: opts.Audit, log: opts.Logger, now: opts.Now}
+	return &Service{store: opts.Store, resolver: opts.Resolver, check: newChecker(opts.Limits),
+		resolutions: newResolutionSlots(opts.Resolutions, opts.ResolutionWait, opts.ResolutionTimeout),
+		node:        opts.Node, shared: opts.Shared, audit: opts.Audit, log: opts.Logger, now: opts.Now}
 }
 
 // stamp limits the pid strategies of list that name no nodes to this
@@ -160,11 +170,7 @@ func (s *Service) Definitions(ctx context.Context) ([]Strategy, error) {
 // ReplaceAll validates list and replaces every stored strategy with it
 // atomically (the seed's POST), then resolves.
 func (s *Service) ReplaceAll(ctx context.Context, list []Strategy) (Written, error) {
-	norm, err := Normalize(list, s.max)
-	if err != nil {
-		return Written{}, err
-	}
-	stamped, err := s.stamp(norm)
+	norm, stamped, err := s.normalize(list)
 	if err != nil {
 		return Written{}, err
 	}
@@ -182,15 +188,15 @@ func (s *Service) Put(ctx context.Context, st Strategy) (Written, error) {
 	if st.Name == "" {
 		return Written{}, apperr.Errorf(apperr.Invalid, "name: required")
 	}
-	if err := st.Validate(); err != nil { // the name's rule included
-		return Written{}, err
-	}
 	one := []Strategy{st}
 	stamped, err := s.stamp(one)
 	if err != nil {
 		return Written{}, err
 	}
-	prev, created, err := s.store.Put(ctx, one[0], s.max)
+	if err := s.check.validate(one[0]); err != nil { // the name's rule included
+		return Written{}, err
+	}
+	prev, created, err := s.store.Put(ctx, one[0], s.check.admit)
 	if err != nil {
 		return Written{}, storeError(err, "written")
 	}
@@ -214,30 +220,51 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
+// normalize names list, stamps it and checks it against the limits, as
+// a replace-all stores it.
+func (s *Service) normalize(list []Strategy) ([]Strategy, []Stamp, error) {
+	var stamped []Stamp
+	norm, err := s.check.normalize(list, func(named []Strategy) (err error) {
+		stamped, err = s.stamp(named)
+		return err
+	})
+	return norm, stamped, err
+}
+
 // Explain resolves the strategies of the current resolution again,
 // recording every match, against the current view. Version is that of
 // the current resolution. It runs in the caller's goroutine on its own
 // copy of the bindings, so neither writes nor the resolver wait for it,
-// and it binds nothing.
-func (s *Service) Explain(context.Context) (*Snapshot, error) {
+// and it binds nothing. It takes one of the resolution slots.
+func (s *Service) Explain(ctx context.Context) (*Snapshot, error) {
+	ctx, release, err := s.resolutions.acquire(ctx, "explanations")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	cur := s.resolver.Snapshot()
 	v := s.resolver.view()
 	if cur == nil || v == nil {
 		return nil, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet; retry in a moment")
 	}
-	res := Resolve(cur.compiled, v, maps.Clone(cur.bind), Explain)
+	res, err := Resolve(ctx, cur.compiled, v, maps.Clone(cur.bind), Explain)
+	if err != nil {
+		return nil, s.resolutions.stopped(err, "explanation")
+	}
 	return &Snapshot{Version: cur.Version, ResolvedAt: s.now(), Strategies: cur.Strategies, Result: res}, nil
 }
 
 // Preview resolves list against the current view as ReplaceAll would
-// store it (stamps included, and listed), without storing it or binding
-// anything.
-func (s *Service) Preview(_ context.Context, list []Strategy) (*Snapshot, []Stamp, error) {
-	norm, err := Normalize(list, s.max)
+// store it (stamps included, and listed; held to the same limits), without
+// storing it or binding anything. It takes one of the resolution slots
+// before it checks list, which costs as much as resolving it.
+func (s *Service) Preview(ctx context.Context, list []Strategy) (*Snapshot, []Stamp, error) {
+	ctx, release, err := s.resolutions.acquire(ctx, "previews")
 	if err != nil {
 		return nil, nil, err
 	}
-	stamped, err := s.stamp(norm)
+	defer release()
+	norm, stamped, err := s.normalize(list)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -255,5 +282,9 @@ func (s *Service) Preview(_ context.Context, list []Strategy) (*Snapshot, []Stam
 	if cur := s.resolver.Snapshot(); cur != nil {
 		bind = maps.Clone(cur.bind)
 	}
-	return &Snapshot{ResolvedAt: s.now(), Strategies: norm, Result: Resolve(cs, v, bind, Counts)}, stamped, nil
+	res, err := Resolve(ctx, cs, v, bind, Counts)
+	if err != nil {
+		return nil, nil, s.resolutions.stopped(err, "preview")
+	}
+	return &Snapshot{ResolvedAt: s.now(), Strategies: norm, Result: res}, stamped, nil
 }

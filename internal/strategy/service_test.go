@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
@@ -50,8 +51,10 @@ type fixtureOptions struct {
 	views   ViewSource     // default: testView(t, 11), never changing
 	changes ChangeSource   // default: none
 	max     int            // default: 10
+	limits  Limits         // default: DefaultLimits with max strategies
 	node    string         // this server's node; default testNode
-	service ServiceOptions // Store, Resolver, Max and Node are filled in
+	logger  *slog.Logger   // the resolver's; default: none
+	service ServiceOptions // Store, Resolver, Limits and Node are filled in
 }
 
 // fixture is a resolver running until the test ends, and a service
@@ -76,8 +79,13 @@ func startFixture(t *testing.T, o fixtureOptions) *fixture {
 	if o.node == "" {
 		o.node = testNode
 	}
-	r := NewResolver(ResolverOptions{Store: o.store, Views: o.views, Changes: o.changes, Node: o.node, Debounce: time.Millisecond})
-	o.service.Store, o.service.Resolver, o.service.Max, o.service.Node = o.store, r, o.max, o.node
+	if o.limits == (Limits{}) {
+		o.limits = DefaultLimits()
+		o.limits.Strategies = o.max
+	}
+	r := NewResolver(ResolverOptions{Store: o.store, Views: o.views, Changes: o.changes, Node: o.node, Limits: o.limits,
+		Debounce: time.Millisecond, Logger: o.logger})
+	o.service.Store, o.service.Resolver, o.service.Node, o.service.Limits = o.store, r, o.node, o.limits
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -315,9 +323,9 @@ func (s *yieldingStore) List(ctx context.Context) ([]Strategy, uint64, error) {
 	return list, v, err
 }
 
-func (s *yieldingStore) Put(ctx context.Context, st Strategy, max int) (Strategy, bool, error) {
+func (s *yieldingStore) Put(ctx context.Context, st Strategy, admit func([]Strategy) error) (Strategy, bool, error) {
 	runtime.Gosched()
-	return s.fakeStore.Put(ctx, st, max)
+	return s.fakeStore.Put(ctx, st, admit)
 }
 
 // names returns the names of a snapshot's strategies as a set.

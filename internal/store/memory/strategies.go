@@ -38,24 +38,26 @@ func (m *Strategies) Replace(_ context.Context, list []strategy.Strategy) ([]str
 }
 
 // Put implements strategy.Store.
-func (m *Strategies) Put(_ context.Context, s strategy.Strategy, max int) (strategy.Strategy, bool, error) {
+func (m *Strategies) Put(_ context.Context, s strategy.Strategy, admit func([]strategy.Strategy) error) (strategy.Strategy, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := range m.list {
-		if m.list[i].Name == s.Name {
-			prev := m.list[i]
-			m.list = slices.Clone(m.list)
-			m.list[i] = s
-			m.version++
-			return prev, false, nil
-		}
+	next := slices.Clone(m.list) // never modified in place: lists handed out stay as they were
+	i := slices.IndexFunc(next, func(o strategy.Strategy) bool { return o.Name == s.Name })
+	if i >= 0 {
+		next[i] = s
+	} else {
+		next = append(next, s)
 	}
-	if len(m.list) >= max {
-		return strategy.Strategy{}, false, apperr.Errorf(apperr.Invalid, "strategies: %d stored, at most %d allowed", len(m.list), max)
+	if err := admit(next); err != nil {
+		return strategy.Strategy{}, false, err
 	}
-	m.list = append(slices.Clone(m.list), s)
+	var prev strategy.Strategy
+	if i >= 0 {
+		prev = m.list[i]
+	}
+	m.list = next
 	m.version++
-	return strategy.Strategy{}, true, nil
+	return prev, i < 0, nil
 }
 
 // Delete implements strategy.Store.

@@ -10,7 +10,7 @@ type queries struct {
 
 	version         string
 	bumpVersion     string // returns the new version
-	listStrategies  string
+	listStrategies  string // name, body of each
 	namedStrategy   string // name
 	insertStrategy  string // position, name, body
 	updateStrategy  string // body, name
@@ -40,7 +40,7 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 
 		version:         `SELECT value FROM counters WHERE name = 'strategies_version'`,
 		bumpVersion:     `UPDATE counters SET value = value + 1 WHERE name = 'strategies_version' RETURNING value`,
-		listStrategies:  `SELECT body FROM strategies ORDER BY position`,
+		listStrategies:  `SELECT name, body FROM strategies ORDER BY position`,
 		namedStrategy:   `SELECT body FROM strategies WHERE name = ?`,
 		insertStrategy:  `INSERT INTO strategies (position, name, body) VALUES (?, ?, ?)`,
 		updateStrategy:  `UPDATE strategies SET body = ? WHERE name = ?`,

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/bss-api/bss-api/internal/apperr"
@@ -49,22 +49,19 @@ type rows interface {
 	Err() error
 }
 
-// scanStrategies reads rows of one column, a strategy as saved (JSON), in
-// order. A failure to read rows is passed through readErr; a body that
-// does not decode means the stored data is damaged, not that a client
-// sent something wrong.
+// scanStrategies reads rows of two columns, a strategy's name and the
+// strategy as saved (JSON), in order. A failure to read rows is passed
+// through readErr. A body that does not decode (damaged, or too large to
+// be a strategy) does not fail the list: it is listed as unreadable (see
+// strategy.UnmarshalStored), so the rest can still be applied.
 func scanStrategies(rows rows, readErr func(error) error) ([]strategy.Strategy, error) {
 	var out []strategy.Strategy
 	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
+		var name, body string
+		if err := rows.Scan(&name, &body); err != nil {
 			return nil, readErr(err)
 		}
-		var s strategy.Strategy
-		if err := json.Unmarshal([]byte(body), &s); err != nil {
-			return nil, fmt.Errorf("stored strategy is damaged: %w", err)
-		}
-		out = append(out, s)
+		out = append(out, strategy.UnmarshalStored(name, []byte(body)))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, readErr(err)
@@ -136,10 +133,7 @@ func (s *Store) named(ctx context.Context, tx *sql.Tx, name string) (st strategy
 	case err != nil:
 		return strategy.Strategy{}, false, err
 	}
-	if err := json.Unmarshal([]byte(body), &st); err != nil {
-		return strategy.Strategy{}, false, fmt.Errorf("stored strategy %q is damaged: %w", name, err)
-	}
-	return st, true, nil
+	return strategy.UnmarshalStored(name, []byte(body)), true, nil
 }
 
 // Replace implements strategy.Store.
@@ -165,30 +159,37 @@ func (s *Store) Replace(ctx context.Context, list []strategy.Strategy) (before [
 }
 
 // Put implements strategy.Store. created is false whenever err is not nil.
-func (s *Store) Put(ctx context.Context, st strategy.Strategy, max int) (prev strategy.Strategy, created bool, err error) {
+func (s *Store) Put(ctx context.Context, st strategy.Strategy, admit func([]strategy.Strategy) error) (prev strategy.Strategy, created bool, err error) {
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		old, found, err := s.named(ctx, tx, st.Name)
+		list, err := s.listIn(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if found {
+		i := slices.IndexFunc(list, func(o strategy.Strategy) bool { return o.Name == st.Name })
+		next := slices.Clone(list)
+		if i >= 0 {
+			next[i] = st
+		} else {
+			next = append(next, st)
+		}
+		if err := admit(next); err != nil {
+			return err
+		}
+		if i >= 0 {
 			body, err := json.Marshal(st)
 			if err != nil {
 				return err
 			}
-			prev = old
+			prev = list[i]
 			_, err = tx.ExecContext(ctx, s.q.updateStrategy, string(body), st.Name)
 			return err
 		}
-		var count, next int
-		if err := tx.QueryRowContext(ctx, s.q.countStrategies).Scan(&count, &next); err != nil {
+		var count, position int
+		if err := tx.QueryRowContext(ctx, s.q.countStrategies).Scan(&count, &position); err != nil {
 			return err
 		}
-		if count >= max {
-			return apperr.Errorf(apperr.Invalid, "strategies: %d stored, at most %d allowed", count, max)
-		}
 		created = true
-		return s.insertStrategy(ctx, tx, next, st)
+		return s.insertStrategy(ctx, tx, position, st)
 	})
 	if err != nil {
 		return strategy.Strategy{}, false, err

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,16 +149,39 @@ func Run(t *testing.T, newBackend New) {
 			t.Fatalf("after Replace: %+v v%d", list, v1)
 		}
 		c := strategy.Strategy{Name: "c", ExecutionTime: 3000, PID: 9}
-		if prev, created, err := s.Strategies.Put(ctx, c, 3); err != nil || !created || !reflect.DeepEqual(prev, strategy.Strategy{}) {
+		var admitted []strategy.Strategy // what admit was last asked about
+		atMost := func(n int) func([]strategy.Strategy) error {
+			return func(list []strategy.Strategy) error {
+				admitted = list
+				if len(list) > n {
+					return apperr.Errorf(apperr.Invalid, "strategies: %d, at most %d allowed", len(list), n)
+				}
+				return nil
+			}
+		}
+		if prev, created, err := s.Strategies.Put(ctx, c, atMost(3)); err != nil || !created || !reflect.DeepEqual(prev, strategy.Strategy{}) {
 			t.Fatalf("Put new = %+v, %v, %v; want created, nothing replaced", prev, created, err)
+		}
+		if want := []strategy.Strategy{a, b, c}; !reflect.DeepEqual(admitted, want) {
+			t.Errorf("Put new asked admit about %+v, want the list it stores %+v", admitted, want)
 		}
 		a2 := a
 		a2.ExecutionTime = 5000
-		if prev, created, err := s.Strategies.Put(ctx, a2, 3); err != nil || created || !reflect.DeepEqual(prev, a) {
+		if prev, created, err := s.Strategies.Put(ctx, a2, atMost(3)); err != nil || created || !reflect.DeepEqual(prev, a) {
 			t.Fatalf("Put existing = %+v, %v, %v; want %+v replaced", prev, created, err, a)
 		}
-		if _, created, err := s.Strategies.Put(ctx, strategy.Strategy{Name: "d", ExecutionTime: 1000, PID: 1}, 3); apperr.CodeOf(err) != apperr.Invalid || created {
-			t.Errorf("Put over the bound = %v, %v; want not created, Invalid", created, err)
+		if want := []strategy.Strategy{a2, b, c}; !reflect.DeepEqual(admitted, want) {
+			t.Errorf("Put existing asked admit about %+v, want the list it stores %+v", admitted, want)
+		}
+		if _, created, err := s.Strategies.Put(ctx, strategy.Strategy{Name: "d", ExecutionTime: 1000, PID: 1}, atMost(3)); apperr.CodeOf(err) != apperr.Invalid || created ||
+			!strings.Contains(err.Error(), "at most 3 allowed") {
+			t.Errorf("Put over the bound = %v, %v; want not created, admit's error", created, err)
+		}
+		refused := errors.New("refused")
+		if _, _, err := s.Strategies.Put(ctx, strategy.Strategy{Name: "a", ExecutionTime: 9000, PID: 1}, func([]strategy.Strategy) error {
+			return apperr.Wrap(apperr.Invalid, refused, "refused")
+		}); !errors.Is(err, refused) {
+			t.Errorf("Put refused by admit = %v, want admit's error", err)
 		}
 		list, _, _ = s.Strategies.List(ctx)
 		if len(list) != 3 || list[0].ExecutionTime != 5000 || list[2].Name != "c" {
