@@ -17,9 +17,8 @@ import (
 // waitingFor names the attacks this branch cannot yet withstand, and the
 // work that makes them pass.
 var waitingFor = map[string]string{
-	"regex-bomb":   "waits for the cost model (issue 12 item 1): compiled regex size bounded at validation, and a stored set over the limits that never crash-loops",
-	"huge-puts":    "waits for the cost model (issue 12 item 1): list lengths (namespaces) and total stored definition bytes bounded at validation",
-	"preview-1000": "waits for the cost model (issue 12 item 1): preview bounded like writes (regex size, strategy count) and in concurrency",
+	"strategies-at-the-limits": "waits for the cost model (issue 12 item 1): a preview holds its decoded, validated list while it waits for a resolution slot; " +
+		"16 at the limits at once reached 175 of 192 MiB in the cgroup, so the slot must be taken before the body is read",
 	"metric-flood": "waits for bounded history (issue 12 item 3): the sample cap enforced on insert and summaries computed in the store",
 }
 

@@ -119,6 +119,8 @@ func Attacks() []Attack {
 				status, body, took, err := sendJSON(ctx, http.MethodPost, t.URL+"/api/v1/scheduling/strategies/preview", map[string]any{"strategies": list})
 				return Outcome{Notes: fmt.Sprintf("answered %d in %s: %s", status, took.Round(time.Millisecond), short(body))}, err
 			}},
+		{Name: "strategies-at-the-limits", What: "strategies at every per-strategy limit of the cost model, as many as one 1 MiB request holds, stored; then 16 previews of them and 16 explains at once", Writes: true,
+			Run: atTheLimits},
 		{Name: "metric-flood", What: "20 s of 1 MiB metric batches (1,000 samples) on 4 connections, then 16 concurrent summary?window=24h", PrunesHistory: true,
 			Run: metricFlood},
 		{Name: "idle-one-client", What: "15,000 idle keep-alive connections from one client",
