@@ -20,6 +20,7 @@ import (
 	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/buildinfo"
 	"github.com/bss-api/bss-api/internal/config"
+	"github.com/bss-api/bss-api/internal/connlimit"
 	"github.com/bss-api/bss-api/internal/health"
 	"github.com/bss-api/bss-api/internal/httpapi"
 	"github.com/bss-api/bss-api/internal/metrics"
@@ -69,6 +70,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("no --node-name given and the hostname is unknown: %w", err)
 		}
 	}
+	// The memory limit first, so the heap is bounded from the start; and
+	// the connection and body bounds that follow from it.
+	res := settleResources(cfg, getenv, log)
 
 	// The store's lock is taken first (it is cheap, and creates no more
 	// than a lock file): a second server on the same data stops here, in
@@ -201,6 +205,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AllowHost:        allowHost(cfg),
 		WriteRate:        cfg.WriteRate,
 		WriteBurst:       cfg.WriteBurst,
+		Bodies:           httpapi.BodyLimits{MinRate: cfg.BodyMinRate, Timeout: cfg.ReadTimeout, InFlight: res.bodyBudget},
+		MaxCachedBody:    res.cachedBody,
+	})
+	// Connections: a cap on all of them and on each client's, with idle
+	// ones closed to make room (ConnState tells the limiter which).
+	conns := connlimit.New(connlimit.Options{
+		Max: res.maxConns, PerClient: res.perClient, Logger: log.With("component", "connections"), Registry: reg,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -210,6 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         conns.ConnState,
 		// Requests must not be cancelled by the shutdown signal: in-flight
 		// ones finish (Shutdown waits for them). A client that goes away
 		// still cancels its own request.
@@ -226,6 +238,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	addrs := make([]net.Addr, len(lns))
 	for i, ln := range lns {
+		lns[i] = conns.Listen(ln)
 		addrs[i] = ln.Addr()
 		log.Info("listening", "addr", ln.Addr().String(), "version", buildinfo.Version(), "node", cfg.NodeName)
 	}

@@ -74,8 +74,8 @@ func newKubernetesAuth(cfg config.Config, kc kubeConnection, reg prometheus.Regi
 			"use --kube-mode=in-cluster or --kube-mode=kubeconfig", kc.mode)
 	}
 	return auth.NewKubernetes(auth.KubernetesOptions{
-		TokenReviews:   kc.client.AuthenticationV1().TokenReviews(),
-		AccessReviews:  kc.client.AuthorizationV1().SubjectAccessReviews(),
+		TokenReviews:   kc.client.TokenReviews(),
+		AccessReviews:  kc.client.AccessReviews(),
 		Audiences:      cfg.AuthTokenAudiences,
 		Node:           cfg.NodeName,
 		CacheTTL:       cfg.AuthCacheTTL,

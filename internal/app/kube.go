@@ -3,7 +3,6 @@ package app
 import (
 	"log/slog"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/bss-api/bss-api/internal/buildinfo"
@@ -18,7 +17,7 @@ type kubeConnection struct {
 	mode        string
 	kubeconfigs []string
 	// client is nil in the mock and off modes.
-	client kubernetes.Interface
+	client *kube.Client
 }
 
 // connectKube resolves the Kubernetes mode and, for in-cluster and
@@ -68,7 +67,7 @@ func newMetaSource(cfg config.Config, kc kubeConnection, log *slog.Logger) (kube
 	}
 	log.Info("pod metadata from the Kubernetes API server", "kube_mode", kc.mode, "node", cfg.NodeName, "kubeconfig", kc.kubeconfigs)
 	return kube.NewInformer(kube.InformerOptions{
-		Client:     kc.client,
+		Pods:       kc.client.Pods(),
 		NodeName:   cfg.NodeName,
 		Mode:       kc.mode,
 		Resync:     cfg.KubeResync,

@@ -17,6 +17,7 @@ const (
 	Invalid  Code = "invalid"   // the caller sent something that breaks a rule
 	NotFound Code = "not_found" // the named thing does not exist
 	TooLarge Code = "too_large" // the request body is over the limit
+	Timeout  Code = "timeout"   // the request did not arrive in time (a body too slow)
 	// Unauthenticated: no credential, or one that does not check out.
 	Unauthenticated Code = "unauthenticated"
 	Forbidden       Code = "forbidden"   // a known caller without the permission

@@ -63,6 +63,7 @@ type Config struct {
 	Security
 	Limits
 	Storage
+	Resources
 
 	ShowVersion bool
 }
@@ -97,6 +98,7 @@ func Default() Config {
 		Security:          defaultSecurity(),
 		Limits:            defaultLimits(),
 		Storage:           defaultStorage(),
+		Resources:         defaultResources(),
 	}
 }
 
@@ -171,6 +173,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	cfg.flags(fs)
 	cfg.limitFlags(fs)
 	cfg.storageFlags(fs)
+	cfg.resourceFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -287,6 +290,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateStorage(); err != nil {
+		return err
+	}
+	if err := c.validateResources(c.MaxBodyBytes); err != nil {
 		return err
 	}
 	return c.validate(c.KubeMode)

@@ -18,6 +18,7 @@ const benchBody = `{"usersched_pid":1234,"nr_queued":10,"nr_scheduled":5,"nr_run
 func BenchmarkPostMetricsHandler(b *testing.B) {
 	cfg := newTestConfig(b, &fakeClock{now: start})
 	cfg.Now = time.Now
+	cfg.Bodies = BodyLimits{MinRate: 1 << 10, Timeout: 30 * time.Second, InFlight: 64 << 20} // as app sets them
 	benchHandler(b, New(cfg))
 }
 

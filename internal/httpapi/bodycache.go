@@ -35,8 +35,12 @@ func (c *cachedBody) gzipped() []byte {
 // bodyCache keeps the last body of each of two variants (e.g. with and
 // without threads), so the answer a poller gets costs a lookup and a write,
 // not an encoding. A crowd of requests arriving as an entry goes stale
-// costs one build: the others wait for it.
+// costs one build: the others wait for it. A body larger than max (when
+// set) is served but not kept, so a cache holds at most two bodies of max
+// bytes and their gzipped copies; past it, requests build their own, one
+// at a time per variant.
 type bodyCache struct {
+	max   int64
 	slots [2]atomic.Pointer[cachedBody]
 	build [2]sync.Mutex
 }
@@ -63,6 +67,10 @@ func (c *bodyCache) get(slot int, version uint64, second int64, build func() ([]
 		return nil, err
 	}
 	cb := &cachedBody{version: version, second: second, body: body}
+	if c.max > 0 && int64(len(body)) > c.max {
+		c.slots[slot].Store(nil) // nor keep an older one
+		return cb, nil
+	}
 	c.slots[slot].Store(cb)
 	return cb, nil
 }

@@ -239,8 +239,9 @@ func mainContainer(p *podview.Pod, filtered string) string {
 	return ""
 }
 
-func getPodPIDs(pods PodView, node string, tags etags, now func() time.Time, rs responder) http.Handler {
+func getPodPIDs(pods PodView, node string, tags etags, maxCached int64, now func() time.Time, rs responder) http.Handler {
 	enc := &podsEncoder{node: node}
+	enc.cache.max = maxCached
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := parsePodsFilter(r.URL.Query())
 		if err != nil {

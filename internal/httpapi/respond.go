@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"mime"
@@ -45,6 +43,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusTooManyRequests
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case apperr.Timeout:
+		return http.StatusRequestTimeout
 	case apperr.Unsupported:
 		return http.StatusUnsupportedMediaType
 	case apperr.Unavailable:
@@ -99,39 +99,6 @@ func (rs responder) error(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSONBytes(w, status, body)
 }
 
-// readJSONBody reads a JSON request body within limit bytes. It answers 415
-// unless the Content-Type is application/json, and 413 for a body over the
-// limit. Every handler that reads a body reads it here.
-//
-// A missing Content-Type is refused too: a browser sends a cross-site
-// request without a preflight only when its type is absent (a Blob),
-// text/plain or a form's, so requiring application/json makes every
-// cross-site write ask CORS first, and CORS admits no origin unless one is
-// configured.
-func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if err := requireJSON(r); err != nil {
-		return nil, err
-	}
-	tooLarge := func() error { // built only when needed: this is every POST's path
-		return apperr.Errorf(apperr.TooLarge, "request body is larger than the limit of %d bytes", limit)
-	}
-	if r.ContentLength > limit {
-		return nil, tooLarge()
-	}
-	size := limit + 1 // read one byte past the limit to detect overflow
-	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1
-	}
-	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), size)
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, tooLarge()
-		}
-		return nil, apperr.Wrap(apperr.Invalid, err, "could not read the request body")
-	}
-	return body, nil
-}
-
 // requireJSON returns an Unsupported error unless r's Content-Type is
 // application/json (parameters such as charset allowed).
 func requireJSON(r *http.Request) error {
@@ -146,22 +113,4 @@ func requireJSON(r *http.Request) error {
 		return apperr.Errorf(apperr.Unsupported, "Content-Type %q is not supported; send the body as application/json", ct)
 	}
 	return nil
-}
-
-// readAll reads r to the end into a buffer sized for the expected length.
-func readAll(r io.Reader, expected int64) ([]byte, error) {
-	buf := make([]byte, 0, min(expected, 64<<10))
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }

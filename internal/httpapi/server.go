@@ -51,6 +51,13 @@ type Config struct {
 
 	CORSOrigins  []string // allowed origins; none when empty
 	MaxBodyBytes int64
+	// Bodies bound request bodies as they arrive: their rate, their time,
+	// and the bytes all of them hold together (optional).
+	Bodies BodyLimits
+	// MaxCachedBody bounds each answer kept encoded between requests (the
+	// pods and resolved strategies, plain and gzipped, two forms each); a
+	// larger one is built per request (optional; 0: no bound).
+	MaxCachedBody int64
 	// AllowHost, when set, is asked about every request's Host (without
 	// its port) before any route; a host it refuses is answered 403. A
 	// server without credentials sets it against DNS rebinding.
@@ -95,13 +102,13 @@ func New(cfg Config) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	var h http.Handler = root
+	h := newBodyGuard(cfg.Bodies).wrap(root)
 	if len(cfg.CORSOrigins) > 0 {
 		// Without origins there are no CORS headers at all, so a browser
 		// keeps other sites' pages from reading any answer and from sending
 		// anything that needs a preflight. (rs/cors would read an empty
 		// list as "any origin".)
-		h = corsMiddleware(cfg.CORSOrigins).Handler(root)
+		h = corsMiddleware(cfg.CORSOrigins).Handler(h)
 	}
 	if cfg.AllowHost != nil {
 		h = checkHost(cfg.AllowHost, obs, audits.routed(mux), h)

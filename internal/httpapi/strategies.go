@@ -78,8 +78,8 @@ type schedulingResponse struct {
 
 // getResolved serves what the scheduler polls: the current resolution,
 // encoded once per version and second for each of its two forms.
-func getResolved(res Resolution, tags etags, now func() time.Time, rs responder) http.Handler {
-	var cache bodyCache // [0] plain, [1] verbose
+func getResolved(res Resolution, tags etags, maxCached int64, now func() time.Time, rs responder) http.Handler {
+	cache := &bodyCache{max: maxCached} // [0] plain, [1] verbose
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		verbose := false
 		if raw := r.URL.Query().Get("verbose"); raw != "" {

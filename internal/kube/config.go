@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -94,9 +93,9 @@ func anyExists(paths []string) bool {
 	return false
 }
 
-// Client builds a clientset for an in-cluster or kubeconfig mode. It
+// Client builds the client for an in-cluster or kubeconfig mode. It
 // reads configuration but does not contact the API server.
-func (s Settings) Client(mode string, kubeconfigs []string, getenv func(string) string) (kubernetes.Interface, error) {
+func (s Settings) Client(mode string, kubeconfigs []string, getenv func(string) string) (*Client, error) {
 	var cfg *rest.Config
 	var err error
 	switch mode {
@@ -119,7 +118,7 @@ func (s Settings) Client(mode string, kubeconfigs []string, getenv func(string) 
 	// Bound connecting; list calls carry their own server-side timeout and
 	// watches are long-lived by design, so no overall request timeout.
 	cfg.Dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := newClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build Kubernetes client: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/bss-api/bss-api/internal/health"
@@ -27,7 +26,10 @@ const (
 
 // InformerOptions configure an informer-backed Source.
 type InformerOptions struct {
-	Client   kubernetes.Interface
+	// Pods lists and watches the pods of every namespace (Client.Pods). A
+	// client that cannot stream lists says so as client-go's fakes do
+	// (IsWatchListSemanticsUnSupported) and gets plain list+watch.
+	Pods     Pods
 	NodeName string
 	Mode     string // in-cluster or kubeconfig, for reports
 	// Resync replays the cache to the handlers periodically, making up for
@@ -79,20 +81,20 @@ func NewInformer(opts InformerOptions) *Informer {
 				t := int64(60)
 				o.TimeoutSeconds = &t
 			}
-			list, err := opts.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, o)
+			list, err := opts.Pods.List(ctx, o)
 			s.recordCall(err)
 			return list, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = selector
-			w, err := opts.Client.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, o)
+			w, err := opts.Pods.Watch(ctx, o)
 			s.recordCall(err)
 			return w, err
 		},
 	}
 	// As generated informers do: a client that cannot stream lists (the
 	// fake clientset) gets plain list+watch.
-	s.informer = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, opts.Client), &corev1.Pod{}, opts.Resync, cache.Indexers{
+	s.informer = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, opts.Pods), &corev1.Pod{}, opts.Resync, cache.Indexers{
 		byUID: func(obj any) ([]string, error) {
 			p, ok := obj.(*corev1.Pod)
 			if !ok {

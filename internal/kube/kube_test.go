@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/bss-api/bss-api/internal/health"
@@ -127,6 +128,12 @@ func TestMockFile(t *testing.T) {
 	}
 }
 
+// fakePods is the fake clientset's pods, which cannot stream lists, and
+// says so as the fake clientset itself does.
+type fakePods struct{ typedcorev1.PodInterface }
+
+func (fakePods) IsWatchListSemanticsUnSupported() bool { return true }
+
 // TestInformerLifecycle drives the informer with a fake clientset: adds,
 // relabels, static pods by config hash, deletes kept for the TTL.
 func TestInformerLifecycle(t *testing.T) {
@@ -135,7 +142,7 @@ func TestInformerLifecycle(t *testing.T) {
 	client := fake.NewClientset()
 	now := time.Now()
 	clock := func() time.Time { return now }
-	s := NewInformer(InformerOptions{Client: client, NodeName: "n1", Mode: "kubeconfig", Resync: time.Hour, DeletedTTL: time.Minute, Now: clock})
+	s := NewInformer(InformerOptions{Pods: fakePods{client.CoreV1().Pods(metav1.NamespaceAll)}, NodeName: "n1", Mode: "kubeconfig", Resync: time.Hour, DeletedTTL: time.Minute, Now: clock})
 	changed, unsubscribe := s.Subscribe()
 	defer unsubscribe()
 	done := make(chan error, 1)

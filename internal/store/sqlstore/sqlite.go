@@ -49,13 +49,16 @@ func openLocked(ctx context.Context, path string, lock *os.File, opts Options) (
 	if err != nil {
 		return nil, openFailed(path, err)
 	}
-	// The writer keeps 16 MiB of pages, the hot end of the history; each
-	// of the 4 readers 2 MiB: without mmap they read through the kernel's
-	// page cache, which holds the file anyway, and a reader's own cache
-	// of a whole day's summary would be another copy in the process.
-	dsn := func(mode, cache string, first ...string) string {
+	dsn := func(mode string, first ...string) string {
 		q := url.Values{}
-		pragmas := append(first, "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "cache_size("+cache+")",
+		// SQLite's default page cache (2000 KiB per connection) and no
+		// mmap: the pure-Go driver allocates each 4 KiB cache page in an
+		// 8 KiB slot outside the Go heap, so a 16 MiB cache cost 28 MiB of
+		// RSS under ingest, and neither a bigger cache nor mmap made
+		// ingest or a summary faster (docs/performance.md). mmap is off
+		// also because reading a mapped page of a file truncated under
+		// the server is a SIGBUS no Go code survives.
+		pragmas := append(first, "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)",
 			"journal_size_limit(67108864)")
 		for _, p := range pragmas {
 			q.Add("_pragma", p)
@@ -70,12 +73,12 @@ func openLocked(ctx context.Context, path string, lock *os.File, opts Options) (
 	if fresh {
 		first = append(first, "auto_vacuum(INCREMENTAL)")
 	}
-	write, err := sql.Open("sqlite", dsn("rwc", "-16384", first...))
+	write, err := sql.Open("sqlite", dsn("rwc", first...))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", dsn("ro", "-2048"))
+	read, err := sql.Open("sqlite", dsn("ro"))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
