@@ -14,14 +14,6 @@ import (
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
-// waitingFor names the attacks this branch cannot yet withstand, and the
-// work that makes them pass.
-var waitingFor = map[string]string{
-	"strategies-at-the-limits": "waits for the cost model (issue 12 item 1): a preview holds its decoded, validated list while it waits for a resolution slot; " +
-		"16 at the limits at once reached 175 of 192 MiB in the cgroup, so the slot must be taken before the body is read",
-	"metric-flood": "waits for bounded history (issue 12 item 3): the sample cap enforced on insert and summaries computed in the store",
-}
-
 // TestAbuse runs every attack of the abuse table (internal/testsupport/abuse)
 // against the binary hack/build.sh built, each in a fresh memory cgroup
 // with the manifest's limit (192 MiB), while a normal client (a scheduler)
@@ -37,9 +29,6 @@ func TestAbuse(t *testing.T) {
 	opts := abuse.Options{Binary: buildBinary(t), Dir: t.TempDir(), Logf: t.Logf, Short: true}
 	for _, a := range abuse.Attacks() {
 		t.Run(a.Name, func(t *testing.T) {
-			if why, waiting := waitingFor[a.Name]; waiting {
-				t.Skip(why)
-			}
 			res, err := abuse.Run(t.Context(), opts, a)
 			if err != nil {
 				t.Fatal(err)

@@ -107,7 +107,7 @@ type busyStrategies struct{ StrategyService }
 var errBusy = &apperr.Error{Code: apperr.Unavailable, RetryAfter: time.Second,
 	Message: "too many previews at once: at most 2 previews and explanations resolve at a time (--max-concurrent-previews); retry in 1 s"}
 
-func (busyStrategies) Preview(context.Context, []strategy.Strategy) (*strategy.Snapshot, []strategy.Stamp, error) {
+func (busyStrategies) PreviewDecoded(context.Context, func() ([]strategy.Strategy, error)) (*strategy.Snapshot, []strategy.Stamp, error) {
 	return nil, nil, errBusy
 }
 

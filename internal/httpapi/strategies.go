@@ -30,7 +30,9 @@ type StrategyService interface {
 }
 
 type previewer interface {
-	Preview(ctx context.Context, list []strategy.Strategy) (*strategy.Snapshot, []strategy.Stamp, error)
+	// PreviewDecoded resolves the list decode returns without saving it;
+	// it calls decode only once it may resolve.
+	PreviewDecoded(ctx context.Context, decode func() ([]strategy.Strategy, error)) (*strategy.Snapshot, []strategy.Stamp, error)
 }
 
 type explainer interface {
@@ -142,12 +144,14 @@ type previewResponse struct {
 
 func postPreview(p previewer, limit int64, now func() time.Time, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		list, err := decodeStrategyList(w, r, limit)
+		body, err := readJSONBody(w, r, limit)
 		if err != nil {
 			rs.error(w, r, err)
 			return
 		}
-		snap, stamped, err := p.Preview(r.Context(), list)
+		snap, stamped, err := p.PreviewDecoded(r.Context(), func() ([]strategy.Strategy, error) {
+			return strategy.DecodeList(body)
+		})
 		if err != nil {
 			rs.error(w, r, err)
 			return

@@ -91,6 +91,11 @@ func TestResolutionSlots(t *testing.T) {
 	if _, err := svc.Explain(ctx); !busy(err) {
 		t.Errorf("Explain with every slot taken = %v", err)
 	}
+	// A request's body is decoded only once it has a slot.
+	decoded := false
+	if _, _, err := svc.PreviewDecoded(ctx, func() ([]Strategy, error) { decoded = true; return list, nil }); !busy(err) || decoded {
+		t.Errorf("PreviewDecoded with every slot taken = %v, decoded %t; want busy, not decoded", err, decoded)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := svc.Explain(cctx); apperr.CodeOf(err) != apperr.Unavailable {

@@ -259,11 +259,23 @@ func (s *Service) Explain(ctx context.Context) (*Snapshot, error) {
 // storing it or binding anything. It takes one of the resolution slots
 // before it checks list, which costs as much as resolving it.
 func (s *Service) Preview(ctx context.Context, list []Strategy) (*Snapshot, []Stamp, error) {
+	return s.PreviewDecoded(ctx, func() ([]Strategy, error) { return list, nil })
+}
+
+// PreviewDecoded is Preview of the list decode returns, called once the
+// slot is taken: a decoded list holds several times the bytes of its
+// JSON, so requests waiting for a slot hold only their bodies. decode's
+// error is returned as it is.
+func (s *Service) PreviewDecoded(ctx context.Context, decode func() ([]Strategy, error)) (*Snapshot, []Stamp, error) {
 	ctx, release, err := s.resolutions.acquire(ctx, "previews")
 	if err != nil {
 		return nil, nil, err
 	}
 	defer release()
+	list, err := decode()
+	if err != nil {
+		return nil, nil, err
+	}
 	norm, stamped, err := s.normalize(list)
 	if err != nil {
 		return nil, nil, err
