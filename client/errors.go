@@ -12,13 +12,13 @@ import (
 
 // Errors that an *APIError matches with errors.Is, by its status.
 var (
-	ErrBadRequest   = errors.New("bss-api: bad request")             // 400
-	ErrUnauthorized = errors.New("bss-api: unauthorized")            // 401
-	ErrForbidden    = errors.New("bss-api: forbidden")               // 403
-	ErrNotFound     = errors.New("bss-api: not found")               // 404
-	ErrTooLarge     = errors.New("bss-api: request too large")       // 413
-	ErrUnsupported  = errors.New("bss-api: unsupported media type")  // 415
-	ErrTooMany      = errors.New("bss-api: too many requests")       // 429
+	ErrBadRequest   = errors.New("bss-api: bad request")              // 400
+	ErrUnauthorized = errors.New("bss-api: unauthorized")             // 401
+	ErrForbidden    = errors.New("bss-api: forbidden")                // 403
+	ErrNotFound     = errors.New("bss-api: not found")                // 404
+	ErrTooLarge     = errors.New("bss-api: request too large")        // 413
+	ErrUnsupported  = errors.New("bss-api: unsupported media type")   // 415
+	ErrTooMany      = errors.New("bss-api: too many requests")        // 429
 	ErrUnavailable  = errors.New("bss-api: unavailable, retry later") // 503
 )
 
