@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,7 +75,7 @@ func TestErrorCarriesStatusMessageAndRetryAfter(t *testing.T) {
 	if !errors.As(err, &apiErr) || !errors.Is(err, ErrBadRequest) || errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v; want an *APIError matching ErrBadRequest only", err)
 	}
-	if apiErr.StatusCode != 400 || apiErr.Message != `nr_queued: must be a non-negative integer, got "ten"` ||
+	if apiErr.StatusCode != http.StatusBadRequest || apiErr.Message != `nr_queued: must be a non-negative integer, got "ten"` ||
 		apiErr.Method != http.MethodPost || apiErr.Path != "/api/v1/metrics" {
 		t.Errorf("APIError = %+v", apiErr)
 	}
@@ -234,7 +235,7 @@ func TestSchedulerTokenRenewedBeforeExpiryAndAfterRefusal(t *testing.T) {
 			t.Errorf("presented key %q", pem)
 		}
 		n := issued.Add(1)
-		return &Token{Token: "top", Data: TokenData{Token: "tok-" + string(rune('0'+n)), ExpiredAt: now.Add(time.Hour).Unix()}}, nil
+		return &Token{Token: "top", Data: TokenData{Token: "tok-" + strconv.Itoa(int(n)), ExpiredAt: now.Add(time.Hour).Unix()}}, nil
 	}
 	clock := now
 	s := &schedulerTokens{issue: issue, publicKeyPEM: "PEM", now: func() time.Time { return clock }}
@@ -277,7 +278,7 @@ func TestSchedulerKeyGetsTokenAndRetriesOnceAfterRestart(t *testing.T) {
 				return
 			}
 			n++
-			current = "t" + string(rune('0'+n))
+			current = "t" + strconv.Itoa(n)
 			writeJSON(w, http.StatusOK, `{"success":true,"token":"`+current+`","data":{"token":"`+current+`","expired_at":4000000000}}`)
 			return
 		}
