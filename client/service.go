@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 )
 
@@ -32,11 +34,16 @@ func (c *Client) Live(ctx context.Context) error {
 // (while it starts, stops, or a critical component is down). 503 is not
 // retried: poll Ready to wait for a server.
 func (c *Client) Ready(ctx context.Context) (*Readiness, error) {
-	var out Readiness
 	ans, err := c.do(ctx, call{method: http.MethodGet, path: "/readyz", idempotent: true,
-		okStatus: []int{http.StatusServiceUnavailable}, noStatusRetry: true}, &out)
+		okStatus: []int{http.StatusServiceUnavailable}, noStatusRetry: true}, nil)
 	if err != nil {
 		return nil, err
+	}
+	var out Readiness
+	if len(ans.body) > 0 { // a bare 200 (a proxy's or a stub's probe) is ready too
+		if err := json.Unmarshal(ans.body, &out); err != nil {
+			return nil, fmt.Errorf("bss-api: GET /readyz: decode answer (%d): %w", ans.status, err)
+		}
 	}
 	if ans.status != http.StatusOK {
 		return &out, &APIError{Method: http.MethodGet, Path: "/readyz", StatusCode: ans.status, Message: out.Status,
