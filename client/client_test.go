@@ -336,3 +336,31 @@ func TestPathPrefixAndEscapedNames(t *testing.T) {
 		t.Errorf("request %q, want %q", got, want)
 	}
 }
+
+func TestReadinessAndHealthAnswerWithTheirReport(t *testing.T) {
+	var calls atomic.Int32
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		switch r.URL.Path {
+		case "/readyz":
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, `{"status":"not ready","timestamp":"2026-11-25T22:46:10Z","components":{"processes":{"status":"down","detail":"first scan not done"}}}`)
+		case "/health":
+			writeJSON(w, http.StatusServiceUnavailable, `{"status":"unhealthy","service":"BSS Metrics API Server","components":{"store":{"status":"down"}}}`)
+		default: // a stub's bare probe
+			w.WriteHeader(http.StatusOK)
+		}
+	}))
+	r, err := c.Ready(t.Context())
+	if !errors.Is(err, ErrUnavailable) || r == nil || r.Components["processes"].Detail != "first scan not done" || calls.Load() != 1 {
+		t.Errorf("Ready = %+v, %v after %d calls; want the report, ErrUnavailable, no retry", r, err, calls.Load())
+	}
+	h, err := c.Health(t.Context())
+	if err != nil || h.Status != "unhealthy" || h.Components["store"].Status != "down" {
+		t.Errorf("Health = %+v, %v; want the unhealthy report", h, err)
+	}
+	c.base.Path = "/stub"
+	if _, err := c.Ready(t.Context()); err != nil {
+		t.Errorf("Ready on a bare 200: %v", err)
+	}
+}
