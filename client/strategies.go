@@ -74,15 +74,34 @@ func (c *Client) strategies(ctx context.Context, q query, watching bool) (*Strat
 	if q.verbose {
 		cl.query.Set("verbose", "true")
 	}
+	return conditionalGet[Strategies](ctx, c, cl, q)
+}
+
+// versioned is an answer of the watchable GETs.
+type versioned[T any] interface {
+	*T
+	setTag(h http.Header)
+}
+
+func (s *Strategies) setTag(h http.Header) {
+	s.ETag, s.Version = h.Get("ETag"), headerVersion(h, s.Version)
+}
+
+func (p *Pods) setTag(h http.Header) {
+	p.ETag, p.Version = h.Get("ETag"), headerVersion(h, p.Version)
+}
+
+// conditionalGet performs cl with q's watch parameters and keeps the
+// answer's ETag and version.
+func conditionalGet[T any, P versioned[T]](ctx context.Context, c *Client, cl call, q query) (*T, error) {
 	q.conditional(&cl)
-	var out Strategies
-	ans, err := c.do(ctx, cl, &out)
+	out := new(T)
+	ans, err := c.do(ctx, cl, out)
 	if err != nil {
 		return nil, err
 	}
-	out.ETag = ans.header.Get("ETag")
-	out.Version = headerVersion(ans.header, out.Version)
-	return &out, nil
+	P(out).setTag(ans.header)
+	return out, nil
 }
 
 // headerVersion returns the X-BSS-Version header's value, or fallback when
@@ -103,15 +122,7 @@ func (c *Client) PodPIDs(ctx context.Context, f PodFilter, opts ...QueryOption) 
 
 func (c *Client) podPIDs(ctx context.Context, f PodFilter, q query, watching bool) (*Pods, error) {
 	cl := call{method: http.MethodGet, path: "/api/v1/pods/pids", query: f.values(), idempotent: true, noRetry: watching}
-	q.conditional(&cl)
-	var out Pods
-	ans, err := c.do(ctx, cl, &out)
-	if err != nil {
-		return nil, err
-	}
-	out.ETag = ans.header.Get("ETag")
-	out.Version = headerVersion(ans.header, out.Version)
-	return &out, nil
+	return conditionalGet[Pods](ctx, c, cl, q)
 }
 
 func (f PodFilter) values() url.Values {
