@@ -140,7 +140,7 @@ func Run(t *testing.T, newBackend New) {
 		if err != nil || len(list) != 0 {
 			t.Fatalf("empty List = %v, %v", list, err)
 		}
-		a := strategy.Strategy{Name: "a", Priority: true, ExecutionTime: 1000, PID: 7}
+		a := strategy.Strategy{Name: "a", Priority: strategy.BoolPriority(true), ExecutionTime: 1000, PID: 7}
 		b := strategy.Strategy{Name: "b", ExecutionTime: 2000, CommandRegex: "x", Threads: true, Namespaces: []string{"n"}}
 		if before, err := s.Strategies.Replace(ctx, []strategy.Strategy{a, b}); err != nil || len(before) != 0 {
 			t.Fatalf("Replace on empty = %+v, %v; want nothing replaced", before, err)
