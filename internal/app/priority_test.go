@@ -13,43 +13,18 @@ import (
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
-// The scheduling answers as each scheduler version decodes them, from
-// scheduler-clients.md: the envelope {success, message, timestamp,
-// scheduling} with entries {priority, execution_time (uint64), pid (int)},
-// priority a Go bool for C1 to C4 and a Go int for C5.
-type (
-	boolClientAnswer struct {
-		Success    bool   `json:"success"`
-		Message    string `json:"message"`
-		Timestamp  string `json:"timestamp"`
-		Scheduling []struct {
-			Priority      bool   `json:"priority"`
-			ExecutionTime uint64 `json:"execution_time"`
-			PID           int    `json:"pid"`
-		} `json:"scheduling"`
-	}
-	intClientAnswer struct {
-		Success    bool   `json:"success"`
-		Message    string `json:"message"`
-		Timestamp  string `json:"timestamp"`
-		Scheduling []struct {
-			Priority      int    `json:"priority"`
-			ExecutionTime uint64 `json:"execution_time"`
-			PID           int    `json:"pid"`
-		} `json:"scheduling"`
-	}
-)
-
 // schedulerDecoder decodes an answer as one scheduler version does, with
-// json.Unmarshal into its own struct, and returns what it would apply:
-// per PID, the priority as it reads it (a bool as 1 or 0).
+// json.Unmarshal into its own struct from scheduler-clients.md
+// (schedulerClientView for C1 to C4, whose priority is a Go bool;
+// c5Strategies for C5, whose priority is a Go int), and returns what it
+// would apply: per PID, the priority as it reads it (a bool as 1 or 0).
 type schedulerDecoder struct {
 	name   string
 	decode func(body []byte) (map[int]int, error)
 }
 
 func decodeAsBoolClient(body []byte) (map[int]int, error) {
-	var a boolClientAnswer
+	var a schedulerClientView
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
 	}
@@ -64,7 +39,7 @@ func decodeAsBoolClient(body []byte) (map[int]int, error) {
 }
 
 func decodeAsIntClient(body []byte) (map[int]int, error) {
-	var a intClientAnswer
+	var a c5Strategies
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package strategy
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"strconv"
@@ -103,22 +102,26 @@ func smallNatural(data []byte) (int, bool) {
 	return n, n <= MaxPriority
 }
 
-// jsonKind describes a JSON value as encoding/json's type errors do
-// ("string", "number -1"), for the error message.
+// maxShownNumber bounds the digits of a number an error quotes.
+const maxShownNumber = 24
+
+// jsonKind describes a JSON value that is not true, false or null as
+// encoding/json's type errors do ("string", "number -1"), a long number
+// cut short.
 func jsonKind(data []byte) string {
-	switch {
-	case len(data) == 0:
+	if len(data) == 0 {
 		return "nothing"
-	case data[0] == '"':
+	}
+	switch data[0] {
+	case '"':
 		return "string"
-	case data[0] == '[':
+	case '[':
 		return "array"
-	case data[0] == '{':
+	case '{':
 		return "object"
 	}
-	const shown = 24
-	if len(data) > shown {
-		return "number " + string(bytes.TrimSpace(data[:shown])) + "…"
+	if len(data) > maxShownNumber {
+		return "number " + string(data[:maxShownNumber]) + "…"
 	}
 	return "number " + string(data)
 }
