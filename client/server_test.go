@@ -38,7 +38,7 @@ type realServer struct {
 	publicPEM []byte
 }
 
-func startRealServer(t *testing.T) *realServer {
+func startRealServer(t *testing.T, extra ...string) *realServer {
 	t.Helper()
 	dir := t.TempDir()
 	rs := &realServer{ca: testcert.NewCA(t, "client test CA")}
@@ -66,6 +66,7 @@ func startRealServer(t *testing.T) *realServer {
 		"--tls-cert-file=" + filepath.Join(dir, "tls.crt"), "--tls-key-file=" + filepath.Join(dir, "tls.key"),
 		"--tls-client-ca-file=" + filepath.Join(dir, "ca.crt"), "--token-auth-file=" + filepath.Join(dir, "tokens.csv"),
 		"--scheduler-public-key-file=" + filepath.Join(dir, "sched.pem")}
+	args = append(args, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	logR, logW := io.Pipe()
 	done := make(chan error, 1)
@@ -280,6 +281,39 @@ func TestEveryMethodAgainstTheRealServer(t *testing.T) {
 	})
 	if !errors.Is(err, errStop) || len(seen) != 2 || seen[1].Scheduling[0].ExecutionTime != 7_000_000 || !seen[1].Scheduling[0].Priority.Boosted() {
 		t.Errorf("WatchStrategies = %v after %d answers; want the write seen", err, len(seen))
+	}
+}
+
+// TestPriorityLevelsInEitherFormat writes a level above 1 and reads it
+// back from servers of both --priority-format values: the resolved entry
+// decodes to the level (int) or to 1 (bool), the definition to the level.
+func TestPriorityLevelsInEitherFormat(t *testing.T) {
+	for format, want := range map[string]client.Priority{"bool": 1, "int": 3} {
+		t.Run(format, func(t *testing.T) {
+			rs := startRealServer(t, "--priority-format="+format)
+			v := apitest.NewValidator(t)
+			op := rs.client(t, v, client.WithBearerToken(operatorToken))
+			ctx := t.Context()
+			if _, err := op.ReplaceStrategies(ctx, []client.Strategy{
+				{Name: "loki", Priority: 3, ExecutionTime: 20_000_000, CommandRegex: "^loki$"},
+				{Name: "pause", Priority: 0, ExecutionTime: 10_000_000, PID: 717720},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			s, err := rs.client(t, v, client.WithSchedulerKey(rs.publicPEM)).Strategies(ctx)
+			if err != nil || len(s.Scheduling) != 2 || s.Scheduling[0].Priority != 0 || s.Scheduling[1].Priority != want {
+				t.Fatalf("Strategies = %+v, %v; want levels 0 and %d", s, err, want)
+			}
+			defs, err := op.Definitions(ctx)
+			if err != nil || len(defs.Strategies) != 2 || defs.Strategies[0].Priority != 3 || defs.Strategies[1].Priority != 0 {
+				t.Errorf("Definitions = %+v, %v; want the levels as written", defs, err)
+			}
+			_, err = op.PutDefinition(ctx, "too-high", client.Strategy{Priority: 21, ExecutionTime: 1_000_000, CommandRegex: "^x$"})
+			var apiErr *client.APIError
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || !strings.Contains(apiErr.Message, "priority") {
+				t.Errorf("PutDefinition of level 21: %v; want a 400 naming priority", err)
+			}
+		})
 	}
 }
 
