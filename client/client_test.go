@@ -100,7 +100,7 @@ func TestRetriesHonourRetryAfterAndGiveUpBeyondMaxDelay(t *testing.T) {
 		t.Fatalf("PostMetrics = %+v, %v after %d calls; want stored 1 after 3", res, err, calls.Load())
 	}
 	calls.Store(0)
-	_, err = c.raw(t.Context(), "/busy")
+	_, err = c.raw(t.Context(), "/busy", "text/plain")
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || !errors.Is(err, ErrTooMany) || apiErr.RetryAfter != time.Minute || calls.Load() != 1 {
 		t.Fatalf("err = %v after %d calls; want one 429 with RetryAfter 1m, not retried", err, calls.Load())

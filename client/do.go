@@ -141,7 +141,9 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) (ans *answer, s
 	for k, vs := range cl.header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Accept", "application/json")
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
 	// Asked for explicitly, so answers are gzipped whatever the transport
 	// (one with DisableCompression included) and decoded here.
 	req.Header.Set("Accept-Encoding", "gzip")

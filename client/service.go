@@ -54,16 +54,18 @@ func (c *Client) Ready(ctx context.Context) (*Readiness, error) {
 
 // PrometheusMetrics returns GET /metrics: the Prometheus text format.
 func (c *Client) PrometheusMetrics(ctx context.Context) ([]byte, error) {
-	return c.raw(ctx, "/metrics")
+	return c.raw(ctx, "/metrics", "text/plain")
 }
 
 // OpenAPI returns the OpenAPI 3 document (YAML) of the server's API.
 func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
-	return c.raw(ctx, "/api/v1/openapi.yaml")
+	return c.raw(ctx, "/api/v1/openapi.yaml", "application/yaml")
 }
 
-func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
-	ans, err := c.do(ctx, call{method: http.MethodGet, path: path, idempotent: true}, nil)
+// raw returns the body of a GET of a document that is not JSON.
+func (c *Client) raw(ctx context.Context, path, accept string) ([]byte, error) {
+	ans, err := c.do(ctx, call{method: http.MethodGet, path: path, idempotent: true,
+		header: http.Header{"Accept": {accept + ", */*;q=0.1"}}}, nil)
 	if err != nil {
 		return nil, err
 	}
