@@ -22,10 +22,29 @@ type contractServer struct {
 	version  uint64
 	changed  chan struct{} // closed and replaced at every change
 	requests []*http.Request
+	// unchanged holds, by ETag, a channel closed at the first 304 with it.
+	unchanged map[string]chan struct{}
 }
 
 func newContractServer(notReady int) *contractServer {
-	return &contractServer{notReady: notReady, version: 1, changed: make(chan struct{})}
+	return &contractServer{notReady: notReady, version: 1, changed: make(chan struct{}), unchanged: map[string]chan struct{}{}}
+}
+
+// notModified returns a channel closed once a request with etag has been
+// answered 304.
+func (s *contractServer) notModified(etag string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unchangedLocked(etag)
+}
+
+func (s *contractServer) unchangedLocked(etag string) chan struct{} {
+	ch, ok := s.unchanged[etag]
+	if !ok {
+		ch = make(chan struct{})
+		s.unchanged[etag] = ch
+	}
+	return ch
 }
 
 // bump publishes a new version.
@@ -83,6 +102,14 @@ func (s *contractServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-BSS-Version", strconv.FormatUint(v, 10))
 	if same(v) {
 		w.WriteHeader(http.StatusNotModified)
+		s.mu.Lock()
+		ch := s.unchangedLocked(etagOf(v))
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+		s.mu.Unlock()
 		return
 	}
 	if r.URL.Path == "/api/v1/pods/pids" {
@@ -120,7 +147,7 @@ func TestWatchStrategiesFollowsTheProtocol(t *testing.T) {
 				go srv.bump() // a change while the watch waits
 			case 2:
 				// The next wait ends without a change (304), then one comes.
-				go func() { time.Sleep(100 * time.Millisecond); srv.bump() }()
+				go func() { <-srv.notModified(etagOf(2)); srv.bump() }()
 			case 3:
 				return errStop
 			}
