@@ -245,6 +245,15 @@ func TestEveryMethodAgainstTheRealServer(t *testing.T) {
 	if _, err := sched.PodPIDs(ctx, client.PodFilter{PID: 718001, IncludeThreads: true}, client.IfNoneMatch(pods.ETag)); !errors.Is(err, client.ErrNotModified) {
 		t.Errorf("PodPIDs with its own ETag: %v; want ErrNotModified", err)
 	}
+	err = sched.WatchPodPIDs(ctx, client.PodFilter{Namespace: "absent"}, client.WatchOptions{}, func(p *client.Pods) error {
+		if len(p.Pods) != 0 || p.ETag == "" {
+			t.Errorf("WatchPodPIDs in a namespace without pods: %+v", p)
+		}
+		return errStop
+	})
+	if !errors.Is(err, errStop) {
+		t.Errorf("WatchPodPIDs = %v; want fn's error", err)
+	}
 	audit, err := op.Audit(ctx, client.HistoryQuery{Since: "1h"})
 	if err != nil || audit.Count < 4 || audit.Records[0].Identity != "bob" || audit.Records[0].Change == nil {
 		t.Errorf("Audit = %+v, %v", audit, err)
