@@ -1,0 +1,122 @@
+package procs
+
+import (
+	"bytes"
+	"slices"
+)
+
+// refresh re-reads one process from /proc, as an event about it or an
+// admission asks, and updates the pod or host processes to match: gone
+// (or a zombie) is dropped, a new command or start time recorded, a move
+// between cgroups followed. With threadsOnly it re-reads only the thread
+// list of a process the index keeps threads for. It reports whether the
+// pod view changed and whether the host processes did.
+func (sc *scanner) refresh(pid int, threadsOnly bool) (podChanged, hostChanged bool) {
+	if threadsOnly {
+		return sc.refreshThreads(pid)
+	}
+	st, alive := sc.readLiveStat(pid)
+	var cg []byte
+	if alive {
+		b, err := sc.rd.read(sc.rd.pidPath(sc.opts.ProcRoot, pid, "cgroup"))
+		alive = err == nil
+		cg = b
+	}
+	if !alive {
+		return sc.drop(pid)
+	}
+	ref, line, inPod := ParseProcCgroup(cg)
+	if !inPod || ref.Conmon {
+		_, podChanged = sc.pods[pid]
+		delete(sc.pods, pid)
+		old, known := sc.host[pid]
+		p := st.proc(pid)
+		sc.host[pid] = p
+		return podChanged, !known || old != p
+	}
+	dir := sc.hier.dir(line)
+	if t, ok := sc.pods[pid]; ok && t.stat == st && t.ref == ref && t.dir == dir {
+		return false, false
+	}
+	sc.pods[pid] = &tracked{ref: ref, dir: dir, stat: st, threads: threads(sc.opts.ProcRoot, pid), young: true}
+	if _, polled := sc.dirs[dir]; dir != "" && !polled {
+		sc.dirs[dir] = ref
+	}
+	_, hostChanged = sc.host[pid]
+	delete(sc.host, pid)
+	return true, hostChanged
+}
+
+// refreshThreads re-reads the threads of pid if the index keeps them: for
+// pod processes, and for watched processes outside pods.
+func (sc *scanner) refreshThreads(pid int) (podChanged, hostChanged bool) {
+	if t, ok := sc.pods[pid]; ok {
+		th := threads(sc.opts.ProcRoot, pid)
+		if slices.Equal(th, t.threads) {
+			return false, false
+		}
+		t.threads = th
+		return true, false
+	}
+	if old, ok := sc.hostThreads[pid]; ok {
+		th := threads(sc.opts.ProcRoot, pid)
+		if slices.Equal(th, old) {
+			return false, false
+		}
+		sc.hostThreads[pid] = th
+		return false, true
+	}
+	return false, false
+}
+
+// drop forgets a process that is gone.
+func (sc *scanner) drop(pid int) (podChanged, hostChanged bool) {
+	_, podChanged = sc.pods[pid]
+	_, hostChanged = sc.host[pid]
+	delete(sc.pods, pid)
+	delete(sc.host, pid)
+	if _, ok := sc.hostThreads[pid]; ok {
+		delete(sc.hostThreads, pid)
+		hostChanged = true
+	}
+	return podChanged, hostChanged
+}
+
+// readLiveStat reads the stat of pid; ok is false when it is gone or a
+// zombie, which has exited and only waits for its parent to reap it.
+func (sc *scanner) readLiveStat(pid int) (procStat, bool) {
+	b, err := sc.rd.read(sc.rd.pidPath(sc.opts.ProcRoot, pid, "stat"))
+	if err != nil || exited(b) {
+		return procStat{}, false
+	}
+	return parseStat(b)
+}
+
+// exited reports whether a /proc/<pid>/stat shows a process that has
+// exited: state Z (zombie) or X (dead).
+func exited(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	return stat[i+2] == 'Z' || stat[i+2] == 'X'
+}
+
+// admit looks pids up in /proc now, adds those the index has not seen (or
+// whose PID a new process took), and publishes if anything changed. It
+// returns the sequence number of a published snapshot that shows every
+// one of them still alive.
+func (sc *scanner) admit(pids []int) uint64 {
+	podChanged, hostChanged := false, false
+	for _, pid := range pids {
+		if pid <= 0 {
+			continue
+		}
+		pc, hc := sc.refresh(pid, false)
+		podChanged, hostChanged = podChanged || pc, hostChanged || hc
+	}
+	if podChanged || hostChanged {
+		sc.publish(true)
+	}
+	return sc.ix.Snapshot().Seq
+}
