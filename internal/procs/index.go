@@ -34,7 +34,7 @@ type Options struct {
 	// so they can be rarer, which lowers the idle cost.
 	EventPollInterval time.Duration
 	Logger            *slog.Logger
-	Now          func() time.Time
+	Now               func() time.Time
 }
 
 // Index keeps a versioned snapshot of which processes run in which pods.
