@@ -132,9 +132,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CgroupRoot:        cfg.CgroupRoot,
 		ReconcileInterval: cfg.ReconcileInterval,
 		PollInterval:      cfg.PollInterval,
+		ProcessEvents:     cfg.ProcessEvents,
+		EventPollInterval: cfg.EventPollInterval,
 		Logger:            log.With("component", "procs"),
 		Now:               now,
 	})
+
+	// Process events lost to a full socket buffer, each answered with a
+	// full scan: a node whose count climbs forks faster than events are read.
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bss_process_event_overflows_total",
+		Help: "Times the kernel dropped process events for a full socket buffer; each caused a full /proc scan.",
+	}, func() float64 { return float64(index.EventOverflows()) }))
 
 	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 50 * time.Millisecond, Now: now})
 
