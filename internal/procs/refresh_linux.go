@@ -107,16 +107,28 @@ func exited(stat []byte) bool {
 // returns the sequence number of a published snapshot that shows every
 // one of them still alive.
 func (sc *scanner) admit(pids []int) uint64 {
-	podChanged, hostChanged := false, false
+	changed := false
 	for _, pid := range pids {
 		if pid <= 0 {
 			continue
 		}
 		pc, hc := sc.refresh(pid, false)
-		podChanged, hostChanged = podChanged || pc, hostChanged || hc
+		changed = changed || pc || hc || sc.unpublished(pid)
 	}
-	if podChanged || hostChanged {
+	if changed {
 		sc.publish(true)
 	}
 	return sc.ix.Snapshot().Seq
+}
+
+// unpublished reports whether the scanner knows pid as a process outside
+// pods that the current snapshot lacks or shows otherwise: events update
+// such processes without publishing (see applyEvents).
+func (sc *scanner) unpublished(pid int) bool {
+	p, known := sc.host[pid]
+	if !known {
+		return false
+	}
+	got, ok := sc.ix.Snapshot().Process(pid)
+	return !ok || got != p
 }

@@ -34,6 +34,10 @@ type ServiceOptions struct {
 	// written without nodes is limited to this node (stamped with it)
 	// before it is stored. A store of one node needs no stamp.
 	Shared bool
+	// Admit looks up the processes pid strategies target at write time,
+	// so a write's resolution includes one started just before it
+	// (optional; see ProcessAdmitter).
+	Admit ProcessAdmitter
 	// Audit records every committed write (optional).
 	Audit  Auditor
 	Logger *slog.Logger
@@ -91,6 +95,7 @@ type Service struct {
 	node        string
 	shared      bool
 	audit       Auditor
+	admitter    ProcessAdmitter
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -105,7 +110,7 @@ func NewService(opts ServiceOptions) *Service {
 	}
 	return &Service{store: opts.Store, resolver: opts.Resolver, check: newChecker(opts.Limits),
 		resolutions: newResolutionSlots(opts.Resolutions, opts.ResolutionWait, opts.ResolutionTimeout),
-		node:        opts.Node, shared: opts.Shared, audit: opts.Audit, log: opts.Logger, now: opts.Now}
+		node:        opts.Node, shared: opts.Shared, audit: opts.Audit, admitter: opts.Admit, log: opts.Logger, now: opts.Now}
 }
 
 // stamp limits the pid strategies of list that name no nodes to this
@@ -174,6 +179,7 @@ func (s *Service) ReplaceAll(ctx context.Context, list []Strategy) (Written, err
 	if err != nil {
 		return Written{}, err
 	}
+	s.admit(ctx, norm)
 	before, err := s.store.Replace(ctx, norm)
 	if err != nil {
 		return Written{}, storeError(err, "written")
@@ -196,6 +202,7 @@ func (s *Service) Put(ctx context.Context, st Strategy) (Written, error) {
 	if err := s.check.validate(one[0]); err != nil { // the name's rule included
 		return Written{}, err
 	}
+	s.admit(ctx, one)
 	prev, created, err := s.store.Put(ctx, one[0], s.check.admit)
 	if err != nil {
 		return Written{}, storeError(err, "written")
