@@ -267,3 +267,34 @@ func readComm(pid int) string {
 	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
 	return string(b)
 }
+
+// AdmitPIDs shows a process outside pods at once, which polls an hour
+// apart and no events would show only at the next full scan.
+func TestAdmitPIDs(t *testing.T) {
+	ix := runIndex(t, t.TempDir(), func(ix *Index) { ix.opts.ProcessEvents = false })
+	cmd := exec.Command("sleep", "3600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	if _, ok := ix.Snapshot().Process(pid); ok {
+		t.Fatal("the index has the process before it was admitted")
+	}
+	seq, err := ix.AdmitPIDs(context.Background(), []int{pid, 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ix.Snapshot()
+	if s.Seq < seq {
+		t.Fatalf("current snapshot Seq %d is before the admitted %d", s.Seq, seq)
+	}
+	if _, ok := s.Process(pid); !ok {
+		t.Fatalf("snapshot %d lacks the admitted PID %d", s.Seq, pid)
+	}
+	// Admitting what the index has already publishes nothing new.
+	again, err := ix.AdmitPIDs(context.Background(), []int{pid})
+	if err != nil || again != seq {
+		t.Errorf("admitting again = %d, %v; want %d, nil", again, err, seq)
+	}
+}
