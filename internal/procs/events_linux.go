@@ -10,8 +10,12 @@ import (
 
 // What an event says to re-read about a process (bits).
 const (
-	evProcess uint8 = 1 << iota // it forked, exec'd, was renamed or exited
+	evProcess uint8 = 1 << iota // it forked, exec'd or was renamed
 	evThreads                   // one of its threads started or ended
+	// evExit: its last event says it exited. The kernel sends the exit
+	// event from the exiting task itself, before /proc shows it dead, so
+	// the event is believed rather than checked.
+	evExit
 )
 
 // maxPending bounds the processes an event batch may name: past it the
@@ -23,15 +27,18 @@ const maxPending = 1 << 15
 // them and the scanner's loop: however many events name a process before
 // the loop looks, it re-reads that process once. Safe for concurrent use.
 type eventQueue struct {
-	mu       sync.Mutex
-	pending  map[int]uint8 // TGID → evProcess|evThreads
+	mu      sync.Mutex
+	pending map[int]uint8 // TGID → evProcess|evThreads|evExit
+	// exited holds threads (not processes) whose exit events came, which
+	// /proc may still list when the batch re-reads their process.
+	exited   map[int]bool
 	overflow bool          // events were lost: rescan
 	failed   error         // the reader stopped: poll instead
 	ready    chan struct{} // holds one wake-up for the loop
 }
 
 func newEventQueue() *eventQueue {
-	return &eventQueue{pending: map[int]uint8{}, ready: make(chan struct{}, 1)}
+	return &eventQueue{pending: map[int]uint8{}, exited: map[int]bool{}, ready: make(chan struct{}, 1)}
 }
 
 // add records evs and wakes the loop.
@@ -41,15 +48,27 @@ func (q *eventQueue) add(evs []procEvent) {
 		if q.overflow {
 			break
 		}
-		what := evThreads
 		switch {
-		case ev.what == procEventComm && ev.pid != ev.tgid:
+		case ev.pid != ev.tgid && ev.what == procEventComm:
 			continue // a thread's name: the index shows processes' names
-		case ev.pid == ev.tgid:
-			what = evProcess
+		case ev.pid != ev.tgid:
+			q.pending[ev.tgid] |= evThreads
+			if ev.what == procEventExit {
+				q.exited[ev.pid] = true
+			} else {
+				delete(q.exited, ev.pid)
+			}
+		default:
+			// An exit wins over the other events in the batch: a child's
+			// fork event may come after its exit event, and a PID is not
+			// reused within a batch's few milliseconds.
+			what := evProcess
+			if ev.what == procEventExit {
+				what = evExit
+			}
+			q.pending[ev.tgid] |= what
 		}
-		q.pending[ev.tgid] |= what
-		if len(q.pending) > maxPending {
+		if len(q.pending)+len(q.exited) > maxPending {
 			q.lostLocked()
 		}
 	}
@@ -68,6 +87,7 @@ func (q *eventQueue) lost() {
 func (q *eventQueue) lostLocked() {
 	q.overflow = true
 	clear(q.pending)
+	clear(q.exited)
 }
 
 // fail records that no more events will come.
@@ -87,12 +107,19 @@ func (q *eventQueue) wake() {
 
 // take hands the loop what accumulated, and starts a new batch. The map
 // returned belongs to the caller.
-func (q *eventQueue) take() (pending map[int]uint8, overflow bool, failed error) {
+func (q *eventQueue) take() (b eventBatch, failed error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	pending, overflow, failed = q.pending, q.overflow, q.failed
-	q.pending, q.overflow = make(map[int]uint8, len(pending)), false
-	return pending, overflow, failed
+	b = eventBatch{pending: q.pending, exited: q.exited, overflow: q.overflow}
+	q.pending, q.exited, q.overflow = make(map[int]uint8, len(b.pending)), map[int]bool{}, false
+	return b, q.failed
+}
+
+// eventBatch is what the queue held when the loop took it.
+type eventBatch struct {
+	pending  map[int]uint8
+	exited   map[int]bool
+	overflow bool // events were lost: rescan instead
 }
 
 // readEvents reads process events on its own goroutine, since a read
@@ -120,8 +147,8 @@ func readEvents(ctx context.Context, c *procConn, q *eventQueue) error {
 
 // applyEvents re-reads the processes a batch of events names and
 // publishes the result; lost events make it rescan everything instead.
-func (sc *scanner) applyEvents(pending map[int]uint8, overflow bool) {
-	if overflow {
+func (sc *scanner) applyEvents(b eventBatch) {
+	if b.overflow {
 		sc.ix.overflows.Add(1)
 		sc.log.Warn("process events were lost (the socket's buffer overran); rescanning")
 		sc.reconcileOrLog()
@@ -129,8 +156,16 @@ func (sc *scanner) applyEvents(pending map[int]uint8, overflow bool) {
 	}
 	watched := sc.watchedSet()
 	podChanged, hostChanged := false, false
-	for pid, what := range pending {
-		pc, hc := sc.refresh(pid, what == evThreads)
+	for pid, what := range b.pending {
+		var pc, hc bool
+		switch {
+		case what&evExit != 0:
+			pc, hc = sc.drop(pid)
+		case what&evProcess != 0:
+			pc, hc = sc.refresh(pid)
+		default:
+			pc, hc = sc.refreshThreads(pid, b.exited)
+		}
 		podChanged = podChanged || pc
 		// Processes outside pods matter to readers only when explicit
 		// strategies target them; the others are published with the next

@@ -249,9 +249,9 @@ func TestEventsOverflowRescans(t *testing.T) {
 		case <-timeout:
 			t.Fatal("no overflow reported after a burst into a minimal buffer")
 		}
-		pending, overflow, _ := q.take()
-		if overflow {
-			sc.applyEvents(pending, overflow)
+		batch, _ := q.take()
+		if batch.overflow {
+			sc.applyEvents(batch)
 			break
 		}
 	}

@@ -3,19 +3,16 @@ package procs
 import (
 	"bytes"
 	"slices"
+	"strconv"
 )
 
 // refresh re-reads one process from /proc, as an event about it or an
 // admission asks, and updates the pod or host processes to match: gone
 // (or a zombie) is dropped, a new command or start time recorded, a move
-// between cgroups followed. With threadsOnly it re-reads only the thread
-// list of a process the index keeps threads for. It reports whether the
-// pod view changed and whether the host processes did.
-func (sc *scanner) refresh(pid int, threadsOnly bool) (podChanged, hostChanged bool) {
-	if threadsOnly {
-		return sc.refreshThreads(pid)
-	}
-	st, alive := sc.readLiveStat(pid)
+// between cgroups followed. It reports whether the pod view changed and
+// whether the host processes did.
+func (sc *scanner) refresh(pid int) (podChanged, hostChanged bool) {
+	st, alive := sc.readStat(pid)
 	var cg []byte
 	if alive {
 		b, err := sc.rd.read(sc.rd.pidPath(sc.opts.ProcRoot, pid, "cgroup"))
@@ -48,10 +45,12 @@ func (sc *scanner) refresh(pid int, threadsOnly bool) (podChanged, hostChanged b
 }
 
 // refreshThreads re-reads the threads of pid if the index keeps them: for
-// pod processes, and for watched processes outside pods.
-func (sc *scanner) refreshThreads(pid int) (podChanged, hostChanged bool) {
+// pod processes, and for watched processes outside pods. Threads in exited
+// are left out: /proc lists an exiting thread for a moment after its exit
+// event.
+func (sc *scanner) refreshThreads(pid int, exited map[int]bool) (podChanged, hostChanged bool) {
 	if t, ok := sc.pods[pid]; ok {
-		th := threads(sc.opts.ProcRoot, pid)
+		th := liveThreads(sc.opts.ProcRoot, pid, exited)
 		if slices.Equal(th, t.threads) {
 			return false, false
 		}
@@ -59,7 +58,7 @@ func (sc *scanner) refreshThreads(pid int) (podChanged, hostChanged bool) {
 		return true, false
 	}
 	if old, ok := sc.hostThreads[pid]; ok {
-		th := threads(sc.opts.ProcRoot, pid)
+		th := liveThreads(sc.opts.ProcRoot, pid, exited)
 		if slices.Equal(th, old) {
 			return false, false
 		}
@@ -67,6 +66,15 @@ func (sc *scanner) refreshThreads(pid int) (podChanged, hostChanged bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// liveThreads is threads without those in exited.
+func liveThreads(procRoot string, pid int, exited map[int]bool) []int {
+	th := threads(procRoot, pid)
+	if len(exited) > 0 {
+		th = slices.DeleteFunc(th, func(tid int) bool { return exited[tid] })
+	}
+	return th
 }
 
 // drop forgets a process that is gone.
@@ -82,24 +90,30 @@ func (sc *scanner) drop(pid int) (podChanged, hostChanged bool) {
 	return podChanged, hostChanged
 }
 
-// readLiveStat reads the stat of pid; ok is false when it is gone or a
-// zombie, which has exited and only waits for its parent to reap it.
-func (sc *scanner) readLiveStat(pid int) (procStat, bool) {
-	b, err := sc.rd.read(sc.rd.pidPath(sc.opts.ProcRoot, pid, "stat"))
-	if err != nil || exited(b) {
-		return procStat{}, false
-	}
-	return parseStat(b)
-}
+// pfExiting is the kernel's PF_EXITING task flag: set before the exit
+// event is sent, and shown in /proc/<pid>/stat's flags field.
+const pfExiting = 0x4
 
-// exited reports whether a /proc/<pid>/stat shows a process that has
-// exited: state Z (zombie) or X (dead).
+// exited reports whether a /proc/<pid>/stat shows a process that is
+// exiting or has exited: PF_EXITING set, or state Z (zombie) or X (dead).
+// The kernel may deliver a child's fork event after its exit event (they
+// are sent from different CPUs), so a process read after its fork event
+// may already be on its way out.
 func exited(stat []byte) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 || i+2 >= len(stat) {
 		return false
 	}
-	return stat[i+2] == 'Z' || stat[i+2] == 'X'
+	if stat[i+2] == 'Z' || stat[i+2] == 'X' {
+		return true
+	}
+	// After ") ": state ppid pgrp session tty_nr tpgid flags.
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(string(f[6]), 10, 64)
+	return err == nil && flags&pfExiting != 0
 }
 
 // admit looks pids up in /proc now, adds those the index has not seen (or
@@ -112,7 +126,7 @@ func (sc *scanner) admit(pids []int) uint64 {
 		if pid <= 0 {
 			continue
 		}
-		pc, hc := sc.refresh(pid, false)
+		pc, hc := sc.refresh(pid)
 		changed = changed || pc || hc || sc.unpublished(pid)
 	}
 	if changed {

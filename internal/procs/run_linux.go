@@ -147,9 +147,9 @@ func (sc *scanner) loop(ctx context.Context, events <-chan []rawEvent, queue *ev
 // takeEvents applies what the queue holds. It reports false when the
 // events have stopped for good, so the loop polls as it would without.
 func (sc *scanner) takeEvents(q *eventQueue) bool {
-	pending, overflow, failed := q.take()
-	if len(pending) > 0 || overflow {
-		sc.applyEvents(pending, overflow)
+	b, failed := q.take()
+	if len(b.pending) > 0 || b.overflow {
+		sc.applyEvents(b)
 	}
 	if failed != nil {
 		sc.log.Error("process events stopped; polling instead", "err", failed)
