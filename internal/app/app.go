@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Help: "Times the kernel dropped process events for a full socket buffer; each caused a full /proc scan.",
 	}, func() float64 { return float64(index.EventOverflows()) }))
 
-	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 50 * time.Millisecond, Now: now})
+	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 5 * time.Millisecond, Now: now})
 
 	// The audit trail: strategy changes (recorded by the service) and
 	// refused writes (by the HTTP layer), in the store, one log line each.
@@ -163,7 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Changes:  st.Changes(),
 		Node:     cfg.NodeName,
 		Limits:   limits,
-		Debounce: 20 * time.Millisecond,
+		Debounce: 5 * time.Millisecond,
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})

@@ -90,34 +90,6 @@ func reportPercentiles(b *testing.B, what string, ds []time.Duration) {
 	b.ReportMetric(float64(ds[len(ds)-1].Microseconds())/1000, what+"-max-ms")
 }
 
-// stormSource forks rate children a second for secs seconds once a line
-// arrives on stdin, then writes "done"; a tenth of the children exec /bin/true, the rest exit
-// at once. Children are reaped by the kernel (SIGCHLD ignored).
-const stormSource = `#include <signal.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-	long rate = atol(argv[1]), secs = atol(argv[2]);
-	char c;
-	signal(SIGCHLD, SIG_IGN);
-	if (read(0, &c, 1) != 1) return 1;
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (long i = 0; i < rate * secs; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		double el = (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9, at = (double)i / rate;
-		if (at > el) { struct timespec d = {0, (long)((at - el) * 1e9)}; nanosleep(&d, 0); }
-		if (fork() == 0) {
-			if (i % 10 == 0) execl("/bin/true", "true", (char *)0);
-			_exit(0);
-		}
-	}
-	if (write(1, "done\n", 5) != 5) return 1;
-	pause();
-}
-`
-
 // BenchmarkForkStorm runs a fork storm (5,000 short processes a second
 // for 10 s) in a pod cgroup and reports the CPU the index used meanwhile
 // (this process's, in cores), how often events were lost, and whether the
@@ -125,16 +97,7 @@ int main(int argc, char **argv) {
 func BenchmarkForkStorm(b *testing.B) {
 	h := testenv.CgroupHierarchies(b)[0]
 	requireEvents(b)
-	cc, err := exec.LookPath("cc")
-	testenv.Require(b, err == nil, "no C compiler for the fork storm program")
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "storm.c"), []byte(stormSource), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	bin := filepath.Join(dir, "storm")
-	if out, err := exec.Command(cc, "-O2", "-o", bin, filepath.Join(dir, "storm.c")).CombinedOutput(); err != nil {
-		b.Fatalf("build the storm program: %v\n%s", err, out)
-	}
+	bin := testenv.ForkStorm(b)
 	const rate, secs = 5000, 10
 	for b.Loop() {
 		pod := newEventPod(b, h)
@@ -212,19 +175,21 @@ func cpuTime() time.Duration {
 // for 30 s with nothing changing, and reports the CPU it used (ms per s)
 // and the process's RSS: polling alone at the default 500 ms against
 // process events with the cgroup poll at 5 s. Full scans stay at 10 s.
+// The fixture's processes are not real, so the real connector's events
+// (for this machine's processes, whose PIDs the fixture reuses) would
+// only disturb it: with events the index reads a subscribed but silent
+// connection, which is what an idle node sends.
 func BenchmarkIdle(b *testing.B) {
 	for _, mode := range []struct {
 		name   string
 		events bool
 	}{{"source=polling", false}, {"source=events", true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			if mode.events {
-				requireEvents(b)
-			}
 			procRoot, cgRoot := idleFixture(b)
 			for b.Loop() {
 				ix := New(Options{ProcRoot: procRoot, CgroupRoot: cgRoot, ReconcileInterval: 10 * time.Second,
 					PollInterval: 500 * time.Millisecond, EventPollInterval: 5 * time.Second, ProcessEvents: mode.events})
+				ix.openEvents = func() (*procConn, error) { return silentConn(b), nil }
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
 				go func() { done <- ix.Run(ctx) }()
@@ -248,6 +213,18 @@ func BenchmarkIdle(b *testing.B) {
 			}
 		})
 	}
+}
+
+// silentConn is a process event connection on which nothing arrives.
+func silentConn(b *testing.B) *procConn {
+	b.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	peer := os.NewFile(uintptr(fds[1]), "peer")
+	b.Cleanup(func() { _ = peer.Close() })
+	return &procConn{file: os.NewFile(uintptr(fds[0]), "silent"), buf: make([]byte, 64<<10)}
 }
 
 // idleFixture writes a synthetic /proc of 10,000 processes in 500 pods and
