@@ -172,55 +172,68 @@ func (s *benchServer) pids() (map[int]bool, error) {
 // second for 10 s) in a pod cgroup that a strategy targets, with process
 // events, and reports the CPU this process (the whole server) used
 // meanwhile, in cores, and whether GET /api/v1/pods/pids then lists exactly
-// the pod's processes (equal=1).
+// the pod's processes (equal=1): with no other pod processes, and with
+// 10,000 idle ones in 500 pods, which the strategy targets too.
 //
 //	go test -run '^$' -bench ServerForkStorm -benchtime 1x ./internal/app
 func BenchmarkServerForkStorm(b *testing.B) {
 	h := testenv.CgroupHierarchies(b)[0]
 	bin := testenv.ForkStorm(b)
 	const rate, secs = 5000, 10
-	for b.Loop() {
-		tree := testenv.NewCgroupTree(b, h)
-		uid := testenv.RandomUID()
-		container := "kubepods/pod" + uid + "/" + testenv.RandomContainerID()
-		tree.Mkdir(container)
-		srv := startServerB(b, "--cgroup-root="+h.CgroupRoot, "--reconcile-interval=1h")
-		srv.post(b, `{"strategies":[{"name":"all","priority":true,"execution_time":5000000,"command_regex":".*"}]}`)
-		storm := exec.Command(bin, strconv.Itoa(rate), strconv.Itoa(secs))
-		stdin, err := storm.StdinPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		stdout, err := storm.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := storm.Start(); err != nil {
-			b.Fatal(err)
-		}
-		tree.Move(storm.Process.Pid, container)
-		cpu0, wall0 := selfCPU(), time.Now()
-		_, _ = io.WriteString(stdin, "\n")
-		if _, err := stdout.Read(make([]byte, 5)); err != nil {
-			b.Fatalf("the storm did not finish: %v", err)
-		}
-		took := time.Since(wall0)
-		cores := (selfCPU() - cpu0).Seconds() / took.Seconds()
-		time.Sleep(300 * time.Millisecond) // the last events and debounces
-		got := srv.podPIDs(b, uid)
-		want := cgroupPIDs(b, tree.Path(container))
-		equal := 0.0
-		if slices.Equal(got, want) {
-			equal = 1
-		} else {
-			b.Logf("after the storm GET pods/pids lists %v, the cgroup %v", got, want)
-		}
-		_ = storm.Process.Kill()
-		_ = storm.Wait()
-		b.ReportMetric(cores, "cpu-cores")
-		b.ReportMetric(rate*secs/took.Seconds(), "forks/s")
-		b.ReportMetric(equal, "equal")
+	for _, idle := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("podprocs=%d", idle), func(b *testing.B) {
+			for b.Loop() {
+				serverStorm(b, h, bin, idle, rate, secs)
+			}
+		})
 	}
+}
+
+func serverStorm(b *testing.B, h testenv.Hierarchy, bin string, idle, rate, secs int) {
+	tree := testenv.NewCgroupTree(b, h)
+	for range idle / 20 {
+		rel := "kubepods/besteffort/pod" + testenv.RandomUID() + "/" + testenv.RandomContainerID()
+		tree.Mkdir(rel)
+		tree.Hold(bin, rel, 20)
+	}
+	uid := testenv.RandomUID()
+	container := "kubepods/pod" + uid + "/" + testenv.RandomContainerID()
+	tree.Mkdir(container)
+	srv := startServerB(b, "--cgroup-root="+h.CgroupRoot, "--reconcile-interval=1h")
+	srv.post(b, `{"strategies":[{"name":"all","priority":true,"execution_time":5000000,"command_regex":".*"}]}`)
+	storm := exec.Command(bin, strconv.Itoa(rate), strconv.Itoa(secs))
+	stdin, err := storm.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := storm.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := storm.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = storm.Process.Kill(); _ = storm.Wait() }()
+	tree.Move(storm.Process.Pid, container)
+	cpu0, wall0 := selfCPU(), time.Now()
+	_, _ = io.WriteString(stdin, "\n")
+	if _, err := stdout.Read(make([]byte, 5)); err != nil {
+		b.Fatalf("the storm did not finish: %v", err)
+	}
+	took := time.Since(wall0)
+	cores := (selfCPU() - cpu0).Seconds() / took.Seconds()
+	time.Sleep(300 * time.Millisecond) // the last events and debounces
+	got := srv.podPIDs(b, uid)
+	want := cgroupPIDs(b, tree.Path(container))
+	equal := 0.0
+	if slices.Equal(got, want) {
+		equal = 1
+	} else {
+		b.Logf("after the storm GET pods/pids lists %v, the cgroup %v", got, want)
+	}
+	b.ReportMetric(cores, "cpu-cores")
+	b.ReportMetric(float64(rate*secs)/took.Seconds(), "forks/s")
+	b.ReportMetric(equal, "equal")
 }
 
 // selfCPU is the CPU this process has used, user and system.

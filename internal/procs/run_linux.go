@@ -86,7 +86,13 @@ const sourceEvents = "netlink process events"
 // eventGap is the least time between two event batches: a fork storm
 // costs at most one batch (one re-read per process, one snapshot) per
 // gap, however many events it sends, while a lone exec is applied at once.
-const eventGap = 10 * time.Millisecond
+// A batch that took long widens the gap to eventGapFactor times its
+// duration, so applying events takes at most about a quarter of a core
+// even where each snapshot is costly (many processes in pods).
+const (
+	eventGap       = 5 * time.Millisecond
+	eventGapFactor = 4
+)
 
 // loop is the scanner's one goroutine: every read of /proc and the cgroup
 // tree after the first scan happens here, so the scanner needs no locks.
@@ -103,10 +109,14 @@ func (sc *scanner) loop(ctx context.Context, events <-chan []rawEvent, queue *ev
 	defer full.Stop()
 	gap := notify.NewBatch()
 	defer gap.Stop()
-	var last time.Time // when the last event batch was applied
+	// When the last event batch was applied, and the gap before the next.
+	var last time.Time
+	wait := eventGap
 	apply := func() {
 		last = time.Now()
-		if !sc.takeEvents(queue) {
+		ok := sc.takeEvents(queue)
+		wait = max(eventGap, eventGapFactor*time.Since(last))
+		if !ok {
 			queue, ready = nil, nil
 			poll.Reset(sc.opts.PollInterval)
 		}
@@ -130,8 +140,8 @@ func (sc *scanner) loop(ctx context.Context, events <-chan []rawEvent, queue *ev
 		case req := <-sc.ix.admits:
 			req.done <- sc.admit(req.pids)
 		case <-ready:
-			if wait := eventGap - time.Since(last); wait > 0 {
-				gap.Arm(wait)
+			if left := wait - time.Since(last); left > 0 {
+				gap.Arm(left)
 				continue
 			}
 			apply()
