@@ -102,7 +102,12 @@ func startServerB(b *testing.B, args ...string) *benchServer {
 	go func() {
 		done <- run(ctx, all, func(string) string { return "" }, io.Discard, io.Discard, func(a []net.Addr) { addr <- a[0] })
 	}()
-	b.Cleanup(func() { cancel(); <-done })
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("Run: %v", err)
+		}
+	})
 	select {
 	case a := <-addr:
 		srv := &benchServer{url: "http://" + a.String()}

@@ -137,7 +137,7 @@ func readEvents(ctx context.Context, c *procConn, q *eventQueue) error {
 		case errors.Is(err, unix.ENOBUFS):
 			q.lost()
 		case ctx.Err() != nil:
-			return nil // closed on purpose by the shutdown
+			return nil //nolint:nilerr // closed on purpose by the shutdown
 		default:
 			q.fail(err)
 			return nil

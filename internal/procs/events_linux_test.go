@@ -241,7 +241,13 @@ func TestEventsOverflowRescans(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- readEvents(ctx, conn, q) }()
-	defer func() { cancel(); _ = conn.close(); <-done }()
+	defer func() {
+		cancel()
+		_ = conn.close()
+		if err := <-done; err != nil {
+			t.Errorf("readEvents: %v", err)
+		}
+	}()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
