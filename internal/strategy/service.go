@@ -82,7 +82,8 @@ type Written struct {
 // demand (preview, explain). A write is validated, committed to the store,
 // reported to the auditor with what it replaced, and answered once the
 // resolver has resolved it, so a GET after a successful write reflects
-// it; a write the store committed stands even when reading it back, or
+// it, down to a process its pid strategies target that started just
+// before the write (see admit); a write the store committed stands even when reading it back, or
 // recording it, fails (the resolver retries; the auditor logs and counts
 // its failure). The service holds no
 // lock: concurrent writes are ordered by the store, their resolutions by
