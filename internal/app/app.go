@@ -132,11 +132,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CgroupRoot:        cfg.CgroupRoot,
 		ReconcileInterval: cfg.ReconcileInterval,
 		PollInterval:      cfg.PollInterval,
+		ProcessEvents:     cfg.ProcessEvents,
+		EventPollInterval: cfg.EventPollInterval,
 		Logger:            log.With("component", "procs"),
 		Now:               now,
 	})
 
-	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 50 * time.Millisecond, Now: now})
+	// Process events lost to a full socket buffer, each answered with a
+	// full scan: a node whose count climbs forks faster than events are read.
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bss_process_event_overflows_total",
+		Help: "Times the kernel dropped process events for a full socket buffer; each caused a full /proc scan.",
+	}, func() float64 { return float64(index.EventOverflows()) }))
+
+	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 5 * time.Millisecond, Now: now})
 
 	// The audit trail: strategy changes (recorded by the service) and
 	// refused writes (by the HTTP layer), in the store, one log line each.
@@ -154,7 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Changes:  st.Changes(),
 		Node:     cfg.NodeName,
 		Limits:   limits,
-		Debounce: 20 * time.Millisecond,
+		Debounce: 5 * time.Millisecond,
 		Logger:   log.With("component", "strategy"),
 		Now:      now,
 	})
@@ -165,6 +174,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Resolutions: cfg.MaxConcurrentPreviews,
 		Node:        cfg.NodeName,
 		Shared:      st.Shared(),
+		Admit:       index,
 		Audit:       trail,
 		Logger:      log.With("component", "strategy"),
 		Now:         now,

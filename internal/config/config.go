@@ -64,6 +64,7 @@ type Config struct {
 	Security
 	Limits
 	Storage
+	Events
 	Resources
 
 	ShowVersion bool
@@ -100,6 +101,7 @@ func Default() Config {
 		Security:          defaultSecurity(),
 		Limits:            defaultLimits(),
 		Storage:           defaultStorage(),
+		Events:            defaultEvents(),
 		Resources:         defaultResources(),
 	}
 }
@@ -175,6 +177,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	cfg.flags(fs)
 	cfg.limitFlags(fs)
 	cfg.storageFlags(fs)
+	cfg.eventFlags(fs)
 	cfg.resourceFlags(fs)
 	cfg.priorityFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
@@ -290,6 +293,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid --history-max-samples %d: must be at least 1", c.HistoryMaxSamples)
 	}
 	if err := c.validateLimits(); err != nil {
+		return err
+	}
+	if err := c.validateEvents(); err != nil {
 		return err
 	}
 	if err := c.validateStorage(); err != nil {

@@ -13,3 +13,10 @@ const unavailable = "processes are not available on " + runtime.GOOS +
 // Run publishes an empty snapshot and waits for ctx to be cancelled: there
 // is nothing to scan on this system.
 func (ix *Index) Run(ctx context.Context) error { return ix.runUnavailable(ctx) }
+
+// openEventsFunc stands for the process event connection, which only
+// Linux has.
+type openEventsFunc func() error
+
+// defaultOpenEvents is never called: Run here reads no events.
+func defaultOpenEvents() error { return nil }

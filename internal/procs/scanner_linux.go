@@ -135,9 +135,12 @@ func scan(rd *reader, procRoot string, hier hierarchies) (map[int]*tracked, map[
 	return pods, host, stats, nil
 }
 
+// readStat reads the stat of pid; ok is false when it is gone, or exiting
+// (see exited): a poll that lists a process in its last moments would
+// otherwise keep it after its exit event has come and gone.
 func (sc *scanner) readStat(pid int) (procStat, bool) {
 	b, err := sc.rd.read(sc.rd.pidPath(sc.opts.ProcRoot, pid, "stat"))
-	if err != nil {
+	if err != nil || exited(b) {
 		return procStat{}, false
 	}
 	return parseStat(b)

@@ -74,6 +74,10 @@ func (p *Pod) Equal(q *Pod) bool {
 type Snapshot struct {
 	// Version increases whenever the pod view (Pods) changes, and only then.
 	Version uint64
+	// Seq counts the index's publications: a snapshot published later has
+	// a higher one, whether or not its pods changed. Zero in snapshots the
+	// index did not publish.
+	Seq uint64
 	// Taken is when the snapshot was published.
 	Taken time.Time
 	// Pods are sorted by UID.

@@ -34,6 +34,10 @@ type ServiceOptions struct {
 	// written without nodes is limited to this node (stamped with it)
 	// before it is stored. A store of one node needs no stamp.
 	Shared bool
+	// Admit looks up the processes pid strategies target at write time,
+	// so a write's resolution includes one started just before it
+	// (optional; see ProcessAdmitter).
+	Admit ProcessAdmitter
 	// Audit records every committed write (optional).
 	Audit  Auditor
 	Logger *slog.Logger
@@ -78,7 +82,8 @@ type Written struct {
 // demand (preview, explain). A write is validated, committed to the store,
 // reported to the auditor with what it replaced, and answered once the
 // resolver has resolved it, so a GET after a successful write reflects
-// it; a write the store committed stands even when reading it back, or
+// it, down to a process its pid strategies target that started just
+// before the write (see admit); a write the store committed stands even when reading it back, or
 // recording it, fails (the resolver retries; the auditor logs and counts
 // its failure). The service holds no
 // lock: concurrent writes are ordered by the store, their resolutions by
@@ -91,6 +96,7 @@ type Service struct {
 	node        string
 	shared      bool
 	audit       Auditor
+	admitter    ProcessAdmitter
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -105,7 +111,7 @@ func NewService(opts ServiceOptions) *Service {
 	}
 	return &Service{store: opts.Store, resolver: opts.Resolver, check: newChecker(opts.Limits),
 		resolutions: newResolutionSlots(opts.Resolutions, opts.ResolutionWait, opts.ResolutionTimeout),
-		node:        opts.Node, shared: opts.Shared, audit: opts.Audit, log: opts.Logger, now: opts.Now}
+		node:        opts.Node, shared: opts.Shared, audit: opts.Audit, admitter: opts.Admit, log: opts.Logger, now: opts.Now}
 }
 
 // stamp limits the pid strategies of list that name no nodes to this
@@ -174,6 +180,7 @@ func (s *Service) ReplaceAll(ctx context.Context, list []Strategy) (Written, err
 	if err != nil {
 		return Written{}, err
 	}
+	s.admit(ctx, norm)
 	before, err := s.store.Replace(ctx, norm)
 	if err != nil {
 		return Written{}, storeError(err, "written")
@@ -196,6 +203,7 @@ func (s *Service) Put(ctx context.Context, st Strategy) (Written, error) {
 	if err := s.check.validate(one[0]); err != nil { // the name's rule included
 		return Written{}, err
 	}
+	s.admit(ctx, one)
 	prev, created, err := s.store.Put(ctx, one[0], s.check.admit)
 	if err != nil {
 		return Written{}, storeError(err, "written")
