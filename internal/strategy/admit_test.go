@@ -45,14 +45,14 @@ func TestWriteAdmitsUnseenPID(t *testing.T) {
 	adm := &lateAdmitter{views: views}
 	f := startFixture(t, fixtureOptions{views: views, service: ServiceOptions{Admit: adm}})
 	ctx := context.Background()
-	if _, err := f.service.ReplaceAll(ctx, []Strategy{{Priority: true, ExecutionTime: 5e6, PID: 4242}}); err != nil {
+	if _, err := f.service.ReplaceAll(ctx, []Strategy{{Priority: BoolPriority(true), ExecutionTime: 5e6, PID: 4242}}); err != nil {
 		t.Fatal(err)
 	}
 	snap := f.resolver.Snapshot()
 	if !slices.ContainsFunc(snap.Entries, func(e Entry) bool { return e.PID == 4242 }) {
 		t.Fatalf("the write answered before a resolution with PID 4242: %+v", snap.Entries)
 	}
-	if _, err := f.service.Put(ctx, Strategy{Name: "seen", Priority: true, ExecutionTime: 5e6, PID: 4242}); err != nil {
+	if _, err := f.service.Put(ctx, Strategy{Name: "seen", Priority: BoolPriority(true), ExecutionTime: 5e6, PID: 4242}); err != nil {
 		t.Fatal(err)
 	}
 	adm.mu.Lock()
