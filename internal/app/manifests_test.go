@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
@@ -122,6 +123,61 @@ func testManifestsDryRun(t *testing.T, cp *testenv.ControlPlane) {
 		}
 	}
 	t.Logf("%d manifest objects accepted by the API server (dry run)", n)
+	testProcessEventsPatch(t, cp)
+}
+
+// testProcessEventsPatch applies k8s/process-events/patch.json, the
+// opt-in grant of the netlink process connector, to the DaemonSet as
+// kubectl patch --type=json would (a dry run), and checks the API server
+// accepts it and that the result grants the connector what it needs and
+// nothing else: the host's network namespace, user 0, NET_ADMIN added to
+// a container that still drops every other capability.
+func testProcessEventsPatch(t *testing.T, cp *testenv.ControlPlane) {
+	applyManifests(t, cp, false, "DaemonSet")
+	patch, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "k8s", "process-events", "patch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds *unstructured.Unstructured
+	for _, o := range manifestObjects(t) {
+		if o.GetKind() == "DaemonSet" {
+			ds = o
+		}
+	}
+	dyn, err := dynamic.NewForConfig(cp.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
+	got, err := dyn.Resource(res).Namespace(ds.GetNamespace()).Patch(context.Background(), ds.GetName(), types.JSONPatchType, patch,
+		metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatalf("the API server rejects k8s/process-events/patch.json: %v", err)
+	}
+	spec := []string{"spec", "template", "spec"}
+	field := func(path ...string) string {
+		v, _, _ := unstructured.NestedFieldNoCopy(got.Object, append(slices.Clone(spec), path...)...)
+		return toJSON(v)
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"hostNetwork", field("hostNetwork"), "true"},
+		{"hostPID", field("hostPID"), "true"},
+		{"dnsPolicy", field("dnsPolicy"), `"ClusterFirstWithHostNet"`},
+		{"runAsUser", field("securityContext", "runAsUser"), "0"},
+		{"runAsNonRoot", field("securityContext", "runAsNonRoot"), "false"},
+	} {
+		if c.got != c.want {
+			t.Errorf("patched DaemonSet: %s = %s, want %s", c.what, c.got, c.want)
+		}
+	}
+	containers, _, _ := unstructured.NestedSlice(got.Object, append(spec, "containers")...)
+	if len(containers) != 1 {
+		t.Fatalf("patched DaemonSet: %d containers, want 1", len(containers))
+	}
+	caps, _, _ := unstructured.NestedMap(containers[0].(map[string]any), "securityContext", "capabilities")
+	if toJSON(caps["add"]) != `["NET_ADMIN"]` || toJSON(caps["drop"]) != `["ALL"]` {
+		t.Errorf("patched container capabilities = %s, want NET_ADMIN added and ALL dropped", toJSON(caps))
+	}
 }
 
 func toJSON(v any) string {
