@@ -60,6 +60,7 @@ func (m *meta) Lookup(uid string) (kube.PodMeta, bool) {
 	return kube.PodMeta{}, false
 }
 func (m *meta) Version() uint64                      { return m.version.Load() }
+func (m *meta) Pending() string                      { return "" }
 func (m *meta) Subscribe() (<-chan struct{}, func()) { return m.ch, func() {} }
 func (m *meta) set(labels string) {
 	m.labels.Store(labels)
