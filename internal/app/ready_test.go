@@ -149,8 +149,9 @@ func waitAllPIDs(t *testing.T, srv *testServer, want []int, what string) {
 // TestRestartNeverPartial restarts the server, with a selector strategy
 // that wins 20 PIDs of real processes in real cgroups, while a client
 // polls GET strategies every 50 ms: with the API server up, with it
-// stopped (the pod metadata persisted in the store stands in), and with it
-// stopped and nothing persisted. No 200 either way lacks a PID the
+// stopped (lost under the running server first; then the pod metadata
+// persisted in the store stands in), and with it stopped and nothing
+// persisted. No 200 either way lacks a PID the
 // selector won before the restart; until the server can resolve
 // completely it answers 503.
 func TestRestartNeverPartial(t *testing.T) {
@@ -185,8 +186,14 @@ func TestRestartNeverPartial(t *testing.T) {
 		waitAllPIDs(t, srv, want, "every PID after the restart")
 	})
 	t.Run("restart with the API server stopped", func(t *testing.T) {
-		stopServer(t, srv)
+		// Lost under the running server first: the informer keeps what
+		// it knew, so the poller keeps getting every PID.
 		f.cp.StopAPIServer()
+		waitFor(t, 60*time.Second, "the outage noticed", func() bool {
+			return strings.Contains(healthOf(t, srv, "kubernetes"), "unreachable")
+		})
+		waitAllPIDs(t, srv, want, "every PID during the outage")
+		stopServer(t, srv)
 		srv = launchServer(top, nil, nil, args(db)...)
 		waitAllPIDs(t, srv, want, "every PID from the persisted pod metadata")
 		h := healthOf(t, srv, "kubernetes")
