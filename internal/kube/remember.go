@@ -71,7 +71,9 @@ func (s *Informer) remember(ctx context.Context) {
 // saved record in use when it should be. It returns false if ctx ended
 // first.
 func (s *Informer) awaitSync(ctx context.Context) bool {
-	start := s.opts.Now()
+	// Waiting is timed by the real clock, as the ticker is; opts.Now
+	// dates what is saved and reported.
+	start := time.Now()
 	tick := time.NewTicker(startPoll)
 	defer tick.Stop()
 	var (
@@ -80,11 +82,11 @@ func (s *Informer) awaitSync(ctx context.Context) bool {
 		loaded   bool // a read answered (found or not)
 	)
 	for !s.informer.HasSynced() {
-		if s.opts.Saved != nil && !loaded && s.opts.Now().Sub(lastLoad) >= loadRetry {
-			lastLoad = s.opts.Now()
+		if s.opts.Saved != nil && !loaded && time.Since(lastLoad) >= loadRetry {
+			lastLoad = time.Now()
 			record, loaded = s.load(ctx)
 		}
-		if record != nil && s.fallback.Load() == nil && (s.listFailed() || s.opts.Now().Sub(start) >= s.opts.SyncTimeout) {
+		if record != nil && s.fallback.Load() == nil && (s.listFailed() || time.Since(start) >= s.opts.SyncTimeout) {
 			s.fallback.Store(record)
 			s.log.Warn("the API server has not listed this node's pods: resolving with the persisted pod metadata until it does",
 				"pods", record.n, "saved_at", record.at, "age", s.opts.Now().Sub(record.at).Round(time.Second))
