@@ -211,18 +211,24 @@ func (s *Informer) onDelete(obj any) {
 }
 
 // recordCall remembers whether the last call to the API server worked.
+// Before the first sync, a change between failing and working is a
+// change of Pending, which subscribers hear of.
 func (s *Informer) recordCall(err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil && !errors.Is(err, context.Canceled) {
+	failed := s.lastErr != nil
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
 		if s.lastErr == nil {
 			s.errAt = s.opts.Now()
 		}
 		s.lastErr = err
-		return
-	}
-	if err == nil {
+	case err == nil:
 		s.lastErr = nil
+	}
+	changed := failed != (s.lastErr != nil)
+	s.mu.Unlock()
+	if changed && !s.informer.HasSynced() {
+		s.Changed()
 	}
 }
 
