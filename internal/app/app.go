@@ -210,6 +210,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteBurst:       cfg.WriteBurst,
 		Bodies:           httpapi.BodyLimits{MinRate: cfg.BodyMinRate, Timeout: cfg.ReadTimeout, InFlight: res.bodyBudget},
 		MaxCachedBody:    res.cachedBody,
+		PriorityFormat:   httpapi.PriorityFormat(cfg.PriorityFormat), // the same words as the flag's
 	})
 	// Connections: a cap on all of them and on each client's, with idle
 	// ones closed to make room (ConnState tells the limiter which).

@@ -69,6 +69,9 @@ type Config struct {
 	WriteBurst int
 	// MaxHistoryWindow bounds the summary's window (optional; 0: no bound).
 	MaxHistoryWindow time.Duration
+	// PriorityFormat is how resolved entries carry their priority
+	// (optional; the zero value is PriorityBool, the seed's).
+	PriorityFormat PriorityFormat
 }
 
 // New returns the server's root handler with all middleware applied once.
