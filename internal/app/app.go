@@ -89,7 +89,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return usageError{err}
 	}
-	meta, err := newMetaSource(cfg, kc, log)
+	savedPods := &laterPods{}
+	meta, err := newMetaSource(cfg, kc, savedPods, log)
 	if err != nil {
 		return usageError{err}
 	}
@@ -113,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeStore(st, log)
+	savedPods.PodStore = st.Pods()
 	if err := useStoredSigningKey(ctx, cfg, schedTokens, st, log); err != nil {
 		return err
 	}
@@ -203,6 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				}
 				return health.Report{State: health.Down, Detail: "processes scanned; the pod view is being built"}
 			}},
+			resolutionCheck(resolver),
 			{Name: "kubernetes", Probe: meta.Health},
 			{Name: "strategies", Probe: resolver.Health},
 		},

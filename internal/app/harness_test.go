@@ -37,6 +37,25 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 // the server's certificate) polls it and makes srv.API's requests.
 func startServerWith(t *testing.T, env map[string]string, client *http.Client, args ...string) *testServer {
 	t.Helper()
+	srv := launchServer(t, env, client, args...)
+	if client == nil {
+		client = http.DefaultClient
+	}
+	waitFor(t, 10*time.Second, "server ready", func() bool {
+		resp, err := client.Get(srv.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return srv
+}
+
+// launchServer is startServerWith without the wait for /readyz: it
+// returns once the server listens.
+func launchServer(t *testing.T, env map[string]string, client *http.Client, args ...string) *testServer {
+	t.Helper()
 	scheme := "https"
 	if client == nil {
 		client, scheme = http.DefaultClient, "http"
@@ -74,14 +93,6 @@ func startServerWith(t *testing.T, env map[string]string, client *http.Client, a
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not listen within 30s")
 	}
-	waitFor(t, 10*time.Second, "server ready", func() bool {
-		resp, err := client.Get(srv.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 	return srv
 }
 

@@ -50,8 +50,9 @@ func connectKube(cfg config.Config, getenv func(string) string, log *slog.Logger
 	return kc, nil
 }
 
-// newMetaSource builds the pod metadata source on kc.
-func newMetaSource(cfg config.Config, kc kubeConnection, log *slog.Logger) (kube.Source, error) {
+// newMetaSource builds the pod metadata source on kc. An informer keeps
+// the node's pods in saved, which it first reads in its Run.
+func newMetaSource(cfg config.Config, kc kubeConnection, saved kube.PodStore, log *slog.Logger) (kube.Source, error) {
 	switch kc.mode {
 	case kube.ModeOff:
 		log.Info("pod metadata is off: pods show without names", "kube_mode", kc.mode)
@@ -67,11 +68,18 @@ func newMetaSource(cfg config.Config, kc kubeConnection, log *slog.Logger) (kube
 	}
 	log.Info("pod metadata from the Kubernetes API server", "kube_mode", kc.mode, "node", cfg.NodeName, "kubeconfig", kc.kubeconfigs)
 	return kube.NewInformer(kube.InformerOptions{
-		Pods:       kc.client.Pods(),
-		NodeName:   cfg.NodeName,
-		Mode:       kc.mode,
-		Resync:     cfg.KubeResync,
-		DeletedTTL: cfg.KubeDeletedTTL,
-		Logger:     log.With("component", "kube"),
+		Pods:        kc.client.Pods(),
+		NodeName:    cfg.NodeName,
+		Mode:        kc.mode,
+		Resync:      cfg.KubeResync,
+		DeletedTTL:  cfg.KubeDeletedTTL,
+		Saved:       saved,
+		SyncTimeout: cfg.KubeSyncTimeout,
+		Logger:      log.With("component", "kube"),
 	}), nil
 }
+
+// laterPods is the store's kube.PodStore, set once the store is open:
+// the pod metadata source is built before, so that the configuration is
+// checked before anything is opened, and reads it only from its Run.
+type laterPods struct{ kube.PodStore }

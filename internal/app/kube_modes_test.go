@@ -131,13 +131,21 @@ func TestKubernetesModes(t *testing.T) {
 		if err := os.WriteFile(kubeconfig, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		srv := startServer(t, map[string]string{"KUBECONFIG": kubeconfig}, cg)
+		srv := launchServer(t, map[string]string{"KUBECONFIG": kubeconfig}, nil, cg)
 		waitFor(t, 30*time.Second, "degraded", func() bool {
 			return strings.Contains(healthOf(t, srv, "kubernetes"), "unreachable")
 		})
 		waitName(t, srv, "/") // listed, without made-up names
-		if res := srv.API.Get(t, "/readyz"); res.StatusCode != http.StatusOK {
-			t.Errorf("/readyz = %d; pods and PIDs are served without the API server", res.StatusCode)
+		// But nothing is resolved with pods whose labels are unknown, and
+		// no pod metadata of this node was ever persisted: not ready, and
+		// GET strategies is a 503 that says why.
+		if res := srv.API.Get(t, "/readyz"); res.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("/readyz = %d with no pod metadata at all; want 503", res.StatusCode)
+		}
+		res := srv.API.Get(t, "/api/v1/scheduling/strategies")
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" ||
+			!strings.Contains(string(res.Body), `"success":false`) || !strings.Contains(string(res.Body), "pod metadata") {
+			t.Errorf("GET strategies = %d (Retry-After %q) %s; want 503 naming the pod metadata", res.StatusCode, res.Header.Get("Retry-After"), res.Body)
 		}
 	})
 

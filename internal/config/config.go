@@ -66,6 +66,7 @@ type Config struct {
 	Storage
 	Events
 	Resources
+	Readiness
 
 	ShowVersion bool
 }
@@ -102,6 +103,7 @@ func Default() Config {
 		Limits:            defaultLimits(),
 		Storage:           defaultStorage(),
 		Events:            defaultEvents(),
+		Readiness:         defaultReadiness(),
 		Resources:         defaultResources(),
 	}
 }
@@ -179,6 +181,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	cfg.storageFlags(fs)
 	cfg.eventFlags(fs)
 	cfg.resourceFlags(fs)
+	cfg.readinessFlags(fs)
 	cfg.priorityFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
@@ -302,6 +305,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateResources(c.MaxBodyBytes); err != nil {
+		return err
+	}
+	if err := c.validateReadiness(); err != nil {
 		return err
 	}
 	if err := c.validatePriorityFormat(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bss-api/bss-api/internal/apperr"
@@ -14,8 +15,30 @@ import (
 
 // Resolution serves the current resolution of the stored strategies.
 type Resolution interface {
-	// Snapshot returns the current resolution, or nil before the first.
+	// Snapshot returns the current resolution, or nil before the first:
+	// the first is complete (every process scanned, the pods' metadata
+	// known, the stored strategies read), so until then GET answers 503.
 	Snapshot() *strategy.Snapshot
+	// Pending lists what the first resolution waits for, in words, while
+	// Snapshot is nil.
+	Pending() []string
+}
+
+// notResolvedRetry is the Retry-After of a GET before the first
+// resolution.
+const notResolvedRetry = time.Second
+
+// notResolved is the answer before the first resolution: 503 with what
+// is missing, which every scheduler client takes as "keep the map you
+// have".
+func notResolved(res Resolution) error {
+	why := "retry in a moment"
+	if missing := res.Pending(); len(missing) > 0 {
+		why = "waiting for " + strings.Join(missing, "; ")
+	}
+	err := apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet (%s); a partial answer is never served", why)
+	err.RetryAfter = notResolvedRetry
+	return err
 }
 
 // StrategyService writes and reads the stored strategies and resolves
@@ -97,7 +120,7 @@ func getResolved(res Resolution, format PriorityFormat, tags etags, maxCached in
 		}
 		snap := res.Snapshot()
 		if snap == nil {
-			rs.error(w, r, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet (the process index is still scanning); retry in a moment"))
+			rs.error(w, r, notResolved(res))
 			return
 		}
 		if notModified(w, r, tags.of(snap.Version, r.URL.RawQuery)) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,8 +38,15 @@ type InformerOptions struct {
 	Resync time.Duration
 	// DeletedTTL is how long deleted pods stay resolvable.
 	DeletedTTL time.Duration
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Saved keeps the node's pods across restarts (optional): written,
+	// debounced by SaveDelay (zero: 1 s), whenever the synced pods change;
+	// read at start and looked up until the informer has synced once,
+	// from the moment a list fails or SyncTimeout (zero: 5 s) has passed.
+	Saved       PodStore
+	SaveDelay   time.Duration
+	SyncTimeout time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Informer is a Source backed by one shared informer on the pods bound to
@@ -55,6 +63,10 @@ type Informer struct {
 	deleted map[string]deletedPod // by UID and config hash
 	lastErr error                 // last list/watch error; nil once a call succeeds
 	errAt   time.Time
+
+	// fallback is the saved record lookups answer from until the
+	// informer has synced; nil while none is in use.
+	fallback atomic.Pointer[savedView]
 }
 
 type deletedPod struct {
@@ -71,6 +83,12 @@ func NewInformer(opts InformerOptions) *Informer {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.SaveDelay <= 0 {
+		opts.SaveDelay = time.Second
+	}
+	if opts.SyncTimeout <= 0 {
+		opts.SyncTimeout = 5 * time.Second
 	}
 	s := &Informer{opts: opts, log: opts.Logger, deleted: map[string]deletedPod{}}
 	selector := fields.OneTermEqualSelector("spec.nodeName", opts.NodeName).String()
@@ -193,30 +211,44 @@ func (s *Informer) onDelete(obj any) {
 }
 
 // recordCall remembers whether the last call to the API server worked.
+// Before the first sync, a change between failing and working is a
+// change of Pending, which subscribers hear of.
 func (s *Informer) recordCall(err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil && !errors.Is(err, context.Canceled) {
+	failed := s.lastErr != nil
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
 		if s.lastErr == nil {
 			s.errAt = s.opts.Now()
 		}
 		s.lastErr = err
-		return
-	}
-	if err == nil {
+	case err == nil:
 		s.lastErr = nil
+	}
+	changed := failed != (s.lastErr != nil)
+	s.mu.Unlock()
+	if changed && !s.informer.HasSynced() {
+		s.Changed()
 	}
 }
 
 // Run starts the informer and keeps it until ctx is cancelled. The
 // reflector inside reconnects by itself, with backoff, when the API server
-// is unreachable; meanwhile lookups answer from the last known state.
+// is unreachable; meanwhile lookups answer from the last known state: the
+// informer's cache once it has synced, before that the saved record (see
+// InformerOptions.Saved).
 func (s *Informer) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		s.informer.RunWithContext(ctx)
 	}()
+	remembered := make(chan struct{})
+	go func() {
+		defer close(remembered)
+		s.remember(ctx)
+	}()
+	defer func() { <-remembered }()
 	sweep := time.NewTicker(max(s.opts.DeletedTTL/4, time.Second))
 	defer sweep.Stop()
 	for {
@@ -241,8 +273,16 @@ func (s *Informer) sweepDeleted() {
 	}
 }
 
-// Lookup implements Source.
+// Lookup implements Source. Until the informer has synced it answers
+// from the saved record in use, if any, and otherwise knows no pod.
 func (s *Informer) Lookup(uid string) (PodMeta, bool) {
+	if !s.informer.HasSynced() {
+		if fb := s.fallback.Load(); fb != nil {
+			m, ok := fb.pods[uid]
+			return m, ok
+		}
+		return PodMeta{}, false
+	}
 	for _, index := range []string{byUID, byConfigHash} {
 		objs, err := s.informer.GetIndexer().ByIndex(index, uid)
 		if err == nil && len(objs) > 0 {
@@ -269,13 +309,23 @@ func (s *Informer) Health(context.Context) health.Report {
 	lastErr, since := s.lastErr, s.errAt
 	s.mu.Unlock()
 	pods := len(s.informer.GetStore().ListKeys())
+	fb := s.fallback.Load()
 	switch {
+	case fb != nil && !s.informer.HasSynced():
+		why := "the API server has not listed them yet"
+		if lastErr != nil {
+			why = fmt.Sprintf("API server unreachable for %s: %v", s.opts.Now().Sub(since).Round(time.Second), lastErr)
+		}
+		return health.Report{State: health.Degraded, Detail: fmt.Sprintf(
+			"%s: %s; resolving with the %d pods of node %s persisted %s ago (at %s)", s.opts.Mode, why, fb.n,
+			s.opts.NodeName, s.opts.Now().Sub(fb.at).Round(time.Second), fb.at.UTC().Format(time.RFC3339))}
 	case lastErr != nil:
 		return health.Report{State: health.Degraded, Detail: fmt.Sprintf(
 			"%s: API server unreachable for %s (serving the last known %d pods): %v",
 			s.opts.Mode, s.opts.Now().Sub(since).Round(time.Second), pods, lastErr)}
 	case !s.informer.HasSynced():
-		return health.Report{State: health.Degraded, Detail: s.opts.Mode + ": listing the pods of node " + s.opts.NodeName}
+		return health.Report{State: health.Degraded, Detail: s.opts.Mode + ": listing the pods of node " + s.opts.NodeName +
+			"; strategies are not resolved until then: " + s.Pending()}
 	}
 	return health.Report{State: health.OK, Detail: fmt.Sprintf("%s: %d pods on node %s", s.opts.Mode, pods, s.opts.NodeName)}
 }

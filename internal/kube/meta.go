@@ -70,6 +70,11 @@ type Source interface {
 	// Subscribe returns a channel that receives a value after changes
 	// (coalesced), and a function that cancels the subscription.
 	Subscribe() (<-chan struct{}, func())
+	// Pending says why the source does not know this node's pods yet
+	// (its first list is not done and nothing stands in for it), or is ""
+	// once it does: lookups until then miss pods that exist, so nothing
+	// may be resolved with them. Once "", it stays "".
+	Pending() string
 	// Health reports the source's state for /health.
 	Health(ctx context.Context) health.Report
 	// Mode names the source: in-cluster, kubeconfig, mock or off.

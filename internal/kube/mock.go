@@ -134,3 +134,9 @@ func (*Off) Health(context.Context) health.Report {
 
 // Mode implements Source.
 func (*Off) Mode() string { return "off" }
+
+// Pending implements Source: with no metadata there is nothing to wait for.
+func (*Off) Pending() string { return "" }
+
+// Pending implements Source: the file was read by NewMock.
+func (*Mock) Pending() string { return "" }

@@ -32,6 +32,10 @@ type MetaSource interface {
 	MetaLookup
 	Version() uint64
 	Subscribe() (<-chan struct{}, func())
+	// Pending says why the source does not know the node's pods yet, or
+	// is "" once it does (and stays so); a change of it is a change
+	// Subscribe tells of.
+	Pending() string
 }
 
 // Container is a container of the process snapshot with what the pod's
@@ -94,6 +98,11 @@ type View struct {
 	// Procs is the process snapshot the view was built from: every
 	// process of the node, in pods or not.
 	Procs *procs.Snapshot
+	// MetaPending, when not "", says that the metadata source did not
+	// know the node's pods yet when the view was built, and why: pods
+	// show without names and labels that they have, so the view is
+	// incomplete. Build leaves it "".
+	MetaPending string
 }
 
 // Pod returns the pod with the given UID.
@@ -206,14 +215,16 @@ func (j *Joiner) rebuild() {
 	}
 	j.builtFrom, j.builtMeta = s, mv
 	cur := j.view.Load()
+	pending := j.opts.Meta.Pending() // before the lookups: what they miss
 	next := Build(1, s, j.opts.Meta)
+	next.MetaPending = pending
 	switch {
-	case cur != nil && slices.EqualFunc(cur.Pods, next.Pods, func(a, b Pod) bool { return a.Equal(&b) }):
+	case cur != nil && cur.MetaPending == pending && slices.EqualFunc(cur.Pods, next.Pods, func(a, b Pod) bool { return a.Equal(&b) }):
 		if cur.Procs == s {
 			return // the metadata changed, but nothing this view shows
 		}
 		next.Version = cur.Version // a rescan that changed no pod
-	default: // the first view, or the pods changed
+	default: // the first view, the pods changed, or the metadata became complete
 		if cur != nil {
 			next.Version = cur.Version + 1
 		}

@@ -39,12 +39,14 @@ func snapshot(version uint64, app string) *procs.Snapshot {
 type meta struct {
 	version atomic.Uint64
 	labels  atomic.Value // string
+	pending atomic.Value // string
 	ch      chan struct{}
 }
 
 func newMeta() *meta {
 	m := &meta{ch: make(chan struct{}, 1)}
 	m.labels.Store("v1")
+	m.pending.Store("")
 	return m
 }
 
@@ -60,6 +62,7 @@ func (m *meta) Lookup(uid string) (kube.PodMeta, bool) {
 	return kube.PodMeta{}, false
 }
 func (m *meta) Version() uint64                      { return m.version.Load() }
+func (m *meta) Pending() string                      { return m.pending.Load().(string) }
 func (m *meta) Subscribe() (<-chan struct{}, func()) { return m.ch, func() {} }
 func (m *meta) set(labels string) {
 	m.labels.Store(labels)
@@ -205,6 +208,39 @@ func TestJoinerVersions(t *testing.T) {
 		<-sub
 		if v := j.View(); v.Version != 3 {
 			t.Errorf("after a process change version = %d, want 3", v.Version)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// A view built while the metadata source does not know the pods says so;
+// the source coming to know them is a new view even when it shows the
+// same pods (the resolver waits for it).
+func TestJoinerMarksIncompleteViews(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		ps := &procSource{ch: make(chan struct{}, 1)}
+		ps.snap.Store(snapshot(1, "upf"))
+		m := newMeta()
+		m.pending.Store("listing the pods of node n1")
+		j := NewJoiner(Options{Procs: ps, Meta: m, Debounce: time.Millisecond})
+		sub, unsub := j.Subscribe()
+		defer unsub()
+		done := make(chan error, 1)
+		go func() { done <- j.Run(ctx) }()
+		<-sub
+		first := j.View()
+		if first.MetaPending != "listing the pods of node n1" {
+			t.Fatalf("first view's MetaPending = %q", first.MetaPending)
+		}
+		m.pending.Store("")
+		m.set("v1") // the same labels: only the completeness changed
+		<-sub
+		if v := j.View(); v.MetaPending != "" || v.Version != first.Version+1 {
+			t.Errorf("complete view: MetaPending %q, version %d; want \"\", %d", v.MetaPending, v.Version, first.Version+1)
 		}
 		cancel()
 		if err := <-done; err != nil {

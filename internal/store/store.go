@@ -16,6 +16,7 @@ import (
 
 	"github.com/bss-api/bss-api/internal/audit"
 	"github.com/bss-api/bss-api/internal/health"
+	"github.com/bss-api/bss-api/internal/kube"
 	"github.com/bss-api/bss-api/internal/metrics"
 	"github.com/bss-api/bss-api/internal/store/memory"
 	"github.com/bss-api/bss-api/internal/store/sqlstore"
@@ -48,6 +49,10 @@ type Backend interface {
 	// each with its node. Its writes, like strategy writes, work without
 	// Run; Run's retention job prunes it.
 	Audit() audit.Store
+	// Pods keeps each node's last known pod metadata, keyed by node
+	// (nodes sharing a database each keep their own). Like Secret, it
+	// works from Open to Close, whether or not Run is running.
+	Pods() kube.PodStore
 	// Changes tells of strategy changes made through other nodes; it is
 	// nil unless Shared.
 	Changes() strategy.ChangeSource

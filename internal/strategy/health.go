@@ -12,6 +12,7 @@ import (
 // loadState is what the resolver's last read of the store found.
 // Immutable once published.
 type loadState struct {
+	loaded  bool // a read has succeeded: the strategies are known
 	inForce int
 	skipped []Skipped
 	readErr string // the last read failed: why; the strategies before stay in force
@@ -29,7 +30,7 @@ const (
 // every read). Only Run's goroutine calls it.
 func (r *Resolver) noteLoad(inForce int, skipped []Skipped) {
 	prev := r.state.Load()
-	r.state.Store(&loadState{inForce: inForce, skipped: skipped})
+	r.state.Store(&loadState{loaded: true, inForce: inForce, skipped: skipped})
 	if prev != nil && slices.Equal(prev.skipped, skipped) {
 		return
 	}
@@ -52,7 +53,7 @@ func (r *Resolver) noteLoad(inForce int, skipped []Skipped) {
 func (r *Resolver) noteReadError(err error) {
 	st := loadState{readErr: err.Error()}
 	if prev := r.state.Load(); prev != nil {
-		st.inForce, st.skipped = prev.inForce, prev.skipped
+		st.loaded, st.inForce, st.skipped = prev.loaded, prev.inForce, prev.skipped
 	}
 	r.state.Store(&st)
 }

@@ -230,10 +230,12 @@ func (r *Resolver) refresh(ctx context.Context) error {
 
 // publish resolves the current view with the strategies in hand and
 // publishes the snapshot. Before the first process scan there is nothing
-// to resolve; Run resolves when the view arrives.
+// to resolve, and a view whose pod metadata is incomplete would resolve
+// to a partial answer: the last snapshot stays (see complete); Run
+// resolves when the view changes.
 func (r *Resolver) publish(ctx context.Context) {
 	v := r.view()
-	if v == nil {
+	if !complete(v) {
 		return
 	}
 	// Entries only: the counts of preview and explain are computed on

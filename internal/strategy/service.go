@@ -295,8 +295,8 @@ func (s *Service) PreviewDecoded(ctx context.Context, decode func() ([]Strategy,
 		}
 	}
 	v := s.resolver.view()
-	if v == nil {
-		return nil, nil, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment")
+	if !complete(v) { // a preview, too, is never partial
+		return nil, nil, apperr.Errorf(apperr.Unavailable, "the process index is still scanning or the pod metadata is not known yet; retry in a moment")
 	}
 	bind := Bindings{}
 	if cur := s.resolver.Snapshot(); cur != nil {

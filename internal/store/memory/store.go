@@ -12,7 +12,8 @@ import (
 )
 
 // Store is the memory backend (--store=memory): a History, a Strategies,
-// an Audit and the server's secrets, all lost when the process exits. It
+// an Audit, the server's secrets and the nodes' pod metadata, all lost
+// when the process exits. It
 // implements store.Backend. Safe for concurrent use; it needs no Run for
 // its writes, which keep working after Run returned and even after Close.
 type Store struct {
@@ -20,6 +21,7 @@ type Store struct {
 	strategies Strategies
 	audit      *Audit
 	secrets    secrets
+	pods       pods
 }
 
 // New returns an empty memory backend whose history keeps at most

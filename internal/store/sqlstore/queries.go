@@ -30,6 +30,9 @@ type queries struct {
 
 	getSecret string // name
 	addSecret string // name, value, created_at; does nothing if the name exists
+
+	loadPods string // node
+	savePods string // node, data, saved_at; replaces the node's row
 }
 
 func buildQueries(d dialect, sampleColumns string, shared bool) queries {
@@ -67,13 +70,18 @@ func buildQueries(d dialect, sampleColumns string, shared bool) queries {
 
 		getSecret: `SELECT value FROM secrets WHERE name = ?`,
 		addSecret: `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+
+		loadPods: `SELECT data, saved_at FROM pod_records WHERE node = ?`,
+		savePods: `INSERT INTO pod_records (node, data, saved_at) VALUES (?, ?, ?)
+			ON CONFLICT (node) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at`,
 	}
 	if shared {
 		q.announce = `SELECT pg_notify(?, ?)`
 	}
 	for _, s := range []*string{&q.rangeMetrics, &q.latestMetric, &q.retainAge, &q.retainCount, &q.trimOldest, &q.countRows,
 		&q.countAdd, &q.countSub, &q.countSet, &q.countSamples,
-		&q.namedStrategy, &q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce, &q.getSecret, &q.addSecret} {
+		&q.namedStrategy, &q.insertStrategy, &q.updateStrategy, &q.deleteStrategy, &q.announce, &q.getSecret, &q.addSecret,
+		&q.loadPods, &q.savePods} {
 		*s = d.bind(*s)
 	}
 	return q

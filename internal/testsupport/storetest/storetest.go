@@ -225,6 +225,7 @@ func Run(t *testing.T, newBackend New) {
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, newBackend) })
 	t.Run("changes", func(t *testing.T) { testChanges(t, newBackend) })
 	t.Run("secrets", func(t *testing.T) { testSecrets(t, newBackend) })
+	t.Run("pod metadata", func(t *testing.T) { testPods(t, newBackend) })
 }
 
 // testCountBound: no reader ever sees more samples than the count bound,
