@@ -64,6 +64,7 @@ type Config struct {
 	Limits
 	Storage
 	Resources
+	Watch
 
 	ShowVersion bool
 }
@@ -99,6 +100,7 @@ func Default() Config {
 		Limits:            defaultLimits(),
 		Storage:           defaultStorage(),
 		Resources:         defaultResources(),
+		Watch:             defaultWatch(),
 	}
 }
 
@@ -174,6 +176,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	cfg.limitFlags(fs)
 	cfg.storageFlags(fs)
 	cfg.resourceFlags(fs)
+	cfg.watchFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -293,6 +296,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateResources(c.MaxBodyBytes); err != nil {
+		return err
+	}
+	if err := c.validateWatch(); err != nil {
 		return err
 	}
 	return c.validate(c.KubeMode)
