@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -171,6 +172,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 
 	gate := &health.Gate{}
+	// Held blocking queries are answered as soon as shutdown starts
+	// (srv.RegisterOnShutdown below), so Shutdown does not wait out their
+	// waits.
+	watchStop := make(chan struct{})
 	handler := httpapi.New(httpapi.Config{
 		Logger:     log,
 		Registry:   reg,
@@ -207,6 +212,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteBurst:       cfg.WriteBurst,
 		Bodies:           httpapi.BodyLimits{MinRate: cfg.BodyMinRate, Timeout: cfg.ReadTimeout, InFlight: res.bodyBudget},
 		MaxCachedBody:    res.cachedBody,
+		Watch:            httpapi.WatchOptions{MaxWait: cfg.WatchMaxWait, WriteTimeout: cfg.WriteTimeout, Stopping: watchStop},
 	})
 	// Connections: a cap on all of them and on each client's, with idle
 	// ones closed to make room (ConnState tells the limiter which).
@@ -227,6 +233,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// still cancels its own request.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(sync.OnceFunc(func() { close(watchStop) }))
 	if tlsFiles != nil {
 		srv.TLSConfig = tlsFiles.Config()
 	}

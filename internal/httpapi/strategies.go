@@ -16,6 +16,9 @@ import (
 type Resolution interface {
 	// Snapshot returns the current resolution, or nil before the first.
 	Snapshot() *strategy.Snapshot
+	// Next returns a channel closed once a resolution with a new Version
+	// is published; it is called before Snapshot.
+	Next() <-chan struct{}
 }
 
 // StrategyService writes and reads the stored strategies and resolves
@@ -79,10 +82,16 @@ type schedulingResponse struct {
 }
 
 // getResolved serves what the scheduler polls: the current resolution,
-// encoded once per version and second for each of its two forms.
-func getResolved(res Resolution, tags etags, maxCached int64, now func() time.Time, rs responder) http.Handler {
+// encoded once per version and second for each of its two forms. With
+// ?wait= it is a blocking query (see watcher.hold).
+func getResolved(res Resolution, tags etags, watch *watcher, maxCached int64, now func() time.Time, rs responder) http.Handler {
 	cache := &bodyCache{max: maxCached} // [0] plain, [1] verbose
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseWatch(r, watch.opts.MaxWait)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
 		verbose := false
 		if raw := r.URL.Query().Get("verbose"); raw != "" {
 			b, err := strconv.ParseBool(raw)
@@ -97,7 +106,12 @@ func getResolved(res Resolution, tags etags, maxCached int64, now func() time.Ti
 			rs.error(w, r, apperr.Errorf(apperr.Unavailable, "strategies are not resolved yet (the process index is still scanning); retry in a moment"))
 			return
 		}
-		if notModified(w, r, tags.of(snap.Version, r.URL.RawQuery)) {
+		query := representationQuery(r.URL.RawQuery)
+		c, answer := watch.hold(w, r, r.Pattern, q, res.Next, func() current {
+			snap = res.Snapshot()
+			return current{version: snap.Version, tag: tags.of(snap.Version, query)}
+		})
+		if !answer || answeredCurrent(w, q, c) {
 			return
 		}
 		slot := 0
