@@ -7,10 +7,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/bss-api/bss-api/internal/testsupport/apitest"
 )
@@ -110,4 +114,54 @@ func TestWatchEndToEnd(t *testing.T) {
 	if got.err != nil || got.resp.StatusCode != http.StatusNotModified || got.resp.Header.Get("ETag") != etag {
 		t.Fatalf("held GET at shutdown = %s; want 304 with ETag %s", got, etag)
 	}
+}
+
+// TestWatchRelabelEndToEnd holds a scheduler's blocking GET while a pod's
+// labels change on a real kube-apiserver: each relabel that moves the
+// pod's process in or out of a selector strategy wakes the waiter with
+// the new answer. With BSS_WATCH_RELABELS=N it relabels N times and logs
+// the latency from the patch to the waiter holding the answer (cmd/bss-watch
+// -relabel runs it so); it asserts nothing about time.
+func TestWatchRelabelEndToEnd(t *testing.T) {
+	f := newKubeFixture(t)
+	ns := f.namespace("watch")
+	pod := f.pod(ns, "worker-0", f.node, map[string]string{"tier": "cold"}, "worker", "")
+	srv := startServer(t, nil, "--kube-mode=kubeconfig", "--kubeconfig="+f.cp.Kubeconfig,
+		"--node-name="+f.node, "--cgroup-root="+f.tree.H.CgroupRoot)
+	waitKube(t, srv, pod.uid, wantKube(pod, map[string]string{"tier": "cold"}), 30*time.Second)
+	postStrategies(t, srv, `{"strategies":[{"priority":true,"execution_time":5000000,"selectors":[{"key":"tier","value":"hot"}]}]}`)
+
+	n := 1
+	if s := os.Getenv("BSS_WATCH_RELABELS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			t.Fatalf("BSS_WATCH_RELABELS=%q: want a positive count", s)
+		}
+	}
+	const route = "GET /api/v1/scheduling/strategies"
+	url := srv.URL + "/api/v1/scheduling/strategies"
+	entry := fmt.Sprintf(`"pid":%d`, pod.procs[1].PID)
+	lat := make([]time.Duration, 0, n)
+	for i := range n {
+		tier := []string{"hot", "cold"}[i%2]
+		before := srv.API.Get(t, "/api/v1/scheduling/strategies")
+		if strings.Contains(string(before.Body), entry) == (tier == "hot") {
+			t.Fatalf("relabel %d to %s: the answer before it already shows it: %s", i, tier, before.Body)
+		}
+		held := heldGet(t.Context(), url+"?wait=1m", before.Header.Get("ETag"))
+		waitFor(t, 10*time.Second, "the GET to be held", func() bool { return watchWaiters(t, srv, route) == 1 })
+		start := time.Now()
+		patch := fmt.Sprintf(`{"metadata":{"labels":{"tier":%q}}}`, tier)
+		if _, err := f.client.CoreV1().Pods(ns).Patch(t.Context(), pod.name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got := <-held
+		lat = append(lat, time.Since(start))
+		if got.err != nil || got.resp.StatusCode != http.StatusOK || strings.Contains(got.body, entry) != (tier == "hot") {
+			t.Fatalf("held GET after relabel %d to %s = %s; want 200 %s %s", i, tier, got, map[bool]string{true: "with", false: "without"}[tier == "hot"], entry)
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("relabel → waiting client: %d relabels, p50 %s p99 %s max %s", n,
+		lat[(len(lat)-1)/2], lat[min(len(lat)-1, len(lat)*99/100)], lat[len(lat)-1])
 }
