@@ -146,14 +146,17 @@ func (wt *watcher) hold(w http.ResponseWriter, r *http.Request, route string, q 
 	defer waiters.Dec()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	reason := ""
-	for reason == "" {
-		changed := next()
-		if cur = now(); !q.unchanged(cur) {
-			break
-		}
+	// Next before now: a change in between shows in cur or closes changed.
+	changed, reason := next(), ""
+	for cur = now(); reason == "" && q.unchanged(cur); {
 		select {
-		case <-changed: // look again: the change may not be this answer's
+		case <-changed:
+			// Most wakes are this answer's change: look before taking
+			// the next channel, which every waiter would queue for.
+			if cur = now(); q.unchanged(cur) {
+				changed = next()
+				cur = now()
+			}
 		case <-timer.C:
 			reason = returnTimeout
 		case <-wt.opts.Stopping:
@@ -162,8 +165,11 @@ func (wt *watcher) hold(w http.ResponseWriter, r *http.Request, route string, q 
 			return cur, false
 		}
 	}
-	if cur = now(); !q.unchanged(cur) {
-		reason = returnChanged // also when it changed as the wait ended
+	if reason != "" {
+		cur = now() // it may have changed as the wait ended
+	}
+	if !q.unchanged(cur) {
+		reason = returnChanged
 	}
 	wt.returns.WithLabelValues(route, reason).Inc()
 	return cur, true
