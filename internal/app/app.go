@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Now:               now,
 	})
 
-	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 50 * time.Millisecond, Now: now})
+	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 50 * time.Millisecond, MetaDebounce: 5 * time.Millisecond, Now: now})
 
 	// The audit trail: strategy changes (recorded by the service) and
 	// refused writes (by the HTTP layer), in the store, one log line each.
