@@ -131,7 +131,7 @@ func (wt *watcher) hold(w http.ResponseWriter, r *http.Request, route string, q 
 	if q.wait <= 0 || !q.unchanged(cur) {
 		return cur, true
 	}
-	wait := q.wait + rand.N(q.wait/16+1)
+	wait := jittered(q.wait)
 	if wt.opts.WriteTimeout > 0 {
 		// The server set the write deadline as the request came in; move
 		// it past the wait. A writer that cannot (none in this server)
@@ -174,6 +174,9 @@ func (wt *watcher) hold(w http.ResponseWriter, r *http.Request, route string, q 
 	wt.returns.WithLabelValues(route, reason).Inc()
 	return cur, true
 }
+
+// jittered returns d plus a random part of up to d/16.
+func jittered(d time.Duration) time.Duration { return d + rand.N(d/16+1) }
 
 // answeredCurrent sets c's validators (ETag, Vary, X-BSS-Version) and
 // answers 304 when the client holds c.

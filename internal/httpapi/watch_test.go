@@ -336,3 +336,19 @@ func TestRepresentationQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestJitteredStaysWithinASixteenth(t *testing.T) {
+	for _, d := range []time.Duration{time.Nanosecond, 20 * time.Millisecond, 30 * time.Second, 5 * time.Minute} {
+		lo, hi := d+d/16, d
+		for range 1000 {
+			got := jittered(d)
+			if got < d || got > d+d/16 {
+				t.Fatalf("jittered(%v) = %v, want within [%v, %v]", d, got, d, d+d/16)
+			}
+			lo, hi = min(lo, got), max(hi, got)
+		}
+		if d >= time.Second && hi-lo < d/32 {
+			t.Errorf("jittered(%v) spread over only %v in 1000 draws", d, hi-lo)
+		}
+	}
+}
