@@ -98,6 +98,19 @@ func (s *binServer) log() []string {
 	return append([]string(nil), s.lines...)
 }
 
+// problems is what the server logged other than its INFO records: what a
+// server that refuses to start says, in one line, after the records of
+// its settings (memory and connection limits) that come before.
+func (s *binServer) problems() []string {
+	var out []string
+	for _, l := range s.log() {
+		if !strings.HasPrefix(l, "{") || !strings.Contains(l, `"level":"INFO"`) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // count is how many lines logged so far contain sub.
 func (s *binServer) count(sub string) int {
 	n := 0

@@ -2,12 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bss-api/bss-api/client"
 	"github.com/bss-api/bss-api/internal/store/sqlstore"
 )
 
@@ -56,9 +56,11 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "bss.db")
 	var ackedSamples []uint64
 	var ackedStrategies []string
-	client := &http.Client{Timeout: 5 * time.Second}
+	ctx := t.Context()
 	for round := 1; round <= 3; round++ {
 		cmd, url := startBinary(t, "--store=sqlite:"+db)
+		// One attempt each: what counts is which writes were answered.
+		c := newClient(t, url, client.WithRetry(client.NoRetry()))
 		var mu sync.Mutex
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -71,13 +73,11 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 					default:
 					}
 					id := uint64(round*1_000_000 + w*10_000 + i)
-					body := fmt.Sprintf(`[{"nr_queued":%d},{"nr_queued":%d}]`, id, id+500_000_000)
-					resp, err := client.Post(url+"/api/v1/metrics", "application/json", bytes.NewBufferString(body))
-					if err != nil {
-						return // the server died mid-request: not acknowledged
+					_, err := c.PostMetricsBatch(ctx, []client.Metrics{{NrQueued: id}, {NrQueued: id + 500_000_000}})
+					if diedMidRequest(err) {
+						return // not acknowledged
 					}
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
+					if err == nil {
 						mu.Lock()
 						ackedSamples = append(ackedSamples, id, id+500_000_000)
 						mu.Unlock()
@@ -93,15 +93,11 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 				default:
 				}
 				name := fmt.Sprintf("s-%d-%d", round, i)
-				req, _ := http.NewRequest(http.MethodPut, url+"/api/v1/scheduling/strategies/definitions/"+name,
-					bytes.NewBufferString(`{"execution_time":1000000,"command_regex":"^x$"}`))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
+				res, err := c.PutDefinition(ctx, name, client.Strategy{ExecutionTime: 1_000_000, CommandRegex: "^x$"})
+				if diedMidRequest(err) {
 					return
 				}
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusCreated {
+				if err == nil && res.Created {
 					mu.Lock()
 					ackedStrategies = append(ackedStrategies, name)
 					mu.Unlock()
@@ -122,22 +118,10 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	}
 
 	cmd, url := startBinary(t, "--store=sqlite:"+db)
+	c := newClient(t, url)
 	stored := map[uint64]bool{}
-	since := ""
-	for {
-		resp, err := client.Get(url + "/api/v1/metrics/history?limit=10000" + since)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var page struct {
-			HasMore   bool   `json:"has_more"`
-			NextSince string `json:"next_since"`
-			Samples   []struct {
-				NrQueued uint64 `json:"nr_queued"`
-			} `json:"samples"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
+	for q := (client.HistoryQuery{Limit: 10000}); ; {
+		page, err := c.MetricsHistory(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +131,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		if !page.HasMore {
 			break
 		}
-		since = "&since=" + page.NextSince
+		q.Since = page.NextSince
 	}
 	missing := 0
 	for _, id := range ackedSamples {
@@ -158,15 +142,10 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if missing > 0 || len(ackedSamples) == 0 {
 		t.Errorf("%d of %d acknowledged samples are missing after the crashes", missing, len(ackedSamples))
 	}
-	resp, err := client.Get(url + "/api/v1/scheduling/strategies/definitions")
+	defs, err := c.Definitions(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var defs struct {
-		Strategies []struct{ Name string } `json:"strategies"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&defs)
-	resp.Body.Close()
 	names := map[string]bool{}
 	for _, s := range defs.Strategies {
 		names[s.Name] = true
@@ -189,4 +168,22 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		t.Errorf("after the crashes: %v", err)
 	}
 	t.Logf("%d samples and %d strategies acknowledged, all present; integrity ok", len(ackedSamples), len(ackedStrategies))
+}
+
+// newClient returns a client of the server at url with a request timeout
+// of 5 s.
+func newClient(t *testing.T, url string, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(url, append([]client.Option{client.WithTimeout(5 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// diedMidRequest reports whether err is a connection error rather than an
+// answer: the server is gone, and nothing more will be acknowledged.
+func diedMidRequest(err error) bool {
+	var apiErr *client.APIError
+	return err != nil && !errors.As(err, &apiErr)
 }

@@ -135,7 +135,7 @@ func TestFaultReadOnlyAtStart(t *testing.T) {
 	if status := s.exitStatus(); status != 1 {
 		t.Errorf("exit status %d on a read-only data directory, want 1", status)
 	}
-	if lines := s.log(); len(lines) != 1 || !strings.Contains(lines[0], "bss-api.db.lock") || !strings.Contains(lines[0], "read-only file system") {
+	if lines := s.problems(); len(lines) != 1 || !strings.Contains(lines[0], "bss-api.db.lock") || !strings.Contains(lines[0], "read-only file system") {
 		t.Errorf("log %q; want one line naming the lock file and the read-only file system", lines)
 	} else {
 		t.Logf("refused: %s", lines[0])
@@ -387,7 +387,7 @@ func TestFaultSecondInstance(t *testing.T) {
 	}
 	db := filepath.Join(dir, "bss-api.db")
 	want := "bss-api: store: " + db + " is in use by another bss-api (pid " + strconv.Itoa(first.cmd.Process.Pid) + "), which holds " + db + ".lock"
-	if lines := second.log(); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+	if lines := second.problems(); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
 		t.Errorf("the second server logged %q; want one line starting %q", lines, want)
 	} else {
 		t.Logf("refused: %s", lines[0])

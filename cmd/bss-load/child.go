@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bss-api/bss-api/client"
 )
 
 const (
@@ -78,19 +80,17 @@ func (c *child) waitReady(ctx context.Context) error {
 	defer cancel()
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: time.Second}
-	url := "http://" + c.addr + "/readyz"
+	api, err := client.New("http://"+c.addr, client.WithHTTPClient(&http.Client{Transport: tr}),
+		client.WithRetry(client.NoRetry()), client.WithTimeout(time.Second))
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
-	var last error
 	for {
-		status, err := getStatus(ctx, client, url)
-		if err == nil && status == http.StatusOK {
+		_, last := api.Ready(ctx)
+		if last == nil {
 			return nil
-		}
-		last = err
-		if err == nil {
-			last = fmt.Errorf("GET /readyz answered %d", status)
 		}
 		select {
 		case <-c.done:
@@ -100,20 +100,6 @@ func (c *child) waitReady(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-}
-
-func getStatus(ctx context.Context, client *http.Client, url string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, fmt.Errorf("new request: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, nil
 }
 
 // peakRSS returns the child's peak resident set size (VmHWM) in bytes.

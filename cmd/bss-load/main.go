@@ -40,6 +40,14 @@
 //	-reference         also measure the reference server (default true)
 //	-json              also print the result as one JSON object
 //
+// The measured requests are written by hand (httpwire.go): each is a
+// ready-made byte string sent on a kept connection and its answer parsed
+// without allocating, so the generator costs far less than the server it
+// measures. Everything around them goes through the public client package
+// (github.com/bss-api/bss-api/client): waiting for readiness, posting the
+// -strategies and reading them back, and, after a post-metrics run,
+// checking that the server stored the samples it was sent.
+//
 // The exit status is 0 when every server ran and every request got a 2xx
 // response, 1 when a server failed or any request failed, 2 for bad flags.
 package main

@@ -133,6 +133,11 @@ func measureChild(ctx context.Context, log *slog.Logger, opts options, name, bin
 	if err != nil {
 		return sr, err
 	}
+	if name != "reference" && opts.target.name == "post-metrics" {
+		if err := verifyStored(ctx, log, addr, opts.target.token); err != nil {
+			return sr, err
+		}
+	}
 	rss, err := c.peakRSS()
 	if err != nil {
 		return sr, err

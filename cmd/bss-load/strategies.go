@@ -1,15 +1,33 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"time"
+
+	"github.com/bss-api/bss-api/client"
 )
+
+// setupTimeout bounds each request made to set up or check a run.
+const setupTimeout = 30 * time.Second
+
+// newAPIClient returns a client of the bss-api at addr for the requests
+// around the measurement. The measured requests themselves are written by
+// hand (httpwire.go): ready-made bytes on a kept connection, so the load
+// generator's own cost stays far below the server's.
+func newAPIClient(addr, token string) (*client.Client, error) {
+	opts := []client.Option{client.WithTimeout(setupTimeout)}
+	if token != "" {
+		opts = append(opts, client.WithBearerToken(token))
+	}
+	c, err := client.New("http://"+addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bss-api client: %w", err)
+	}
+	return c, nil
+}
 
 // postStrategies stores n strategies in the bss-api at addr. They target
 // the synthetic /proc's app-0 and app-1 processes, alternating, so every
@@ -17,38 +35,47 @@ import (
 // resolved PIDs, whatever n is. A non-empty token is sent as a bearer
 // token (it needs the operator role).
 func postStrategies(ctx context.Context, log *slog.Logger, addr, token string, n int) error {
-	type strategy struct {
-		Priority      bool   `json:"priority"`
-		ExecutionTime uint64 `json:"execution_time"`
-		CommandRegex  string `json:"command_regex"`
+	c, err := newAPIClient(addr, token)
+	if err != nil {
+		return err
 	}
-	list := make([]strategy, n)
+	list := make([]client.Strategy, n)
 	for i := range list {
-		list[i] = strategy{Priority: i%2 == 0, ExecutionTime: uint64(1_000_000 + i), CommandRegex: fmt.Sprintf("^app-%d$", i%2)}
+		list[i] = client.Strategy{ExecutionTime: uint64(1_000_000 + i), CommandRegex: fmt.Sprintf("^app-%d$", i%2)}
+		if i%2 == 0 {
+			list[i].Priority = 1
+		}
 	}
-	body, err := json.Marshal(map[string]any{"strategies": list})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/api/v1/scheduling/strategies", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	if _, err := c.ReplaceStrategies(ctx, list); err != nil {
 		return fmt.Errorf("post strategies: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("post strategies: %s: %s", resp.Status, b)
+	s, err := c.Strategies(ctx)
+	if err != nil {
+		return fmt.Errorf("read the strategies back: %w", err)
 	}
-	log.Info("strategies posted", "count", n)
+	log.Info("strategies posted", "count", n, "resolved_pids", len(s.Scheduling))
+	return nil
+}
+
+// verifyStored checks, after a post-metrics run, that the server stored
+// what it was sent: its latest sample is the seed body's. A token without
+// the right to read metrics (a scheduler's) skips the check.
+func verifyStored(ctx context.Context, log *slog.Logger, addr, token string) error {
+	c, err := newAPIClient(addr, token)
+	if err != nil {
+		return err
+	}
+	latest, err := c.LatestMetrics(ctx)
+	switch {
+	case errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrUnauthorized):
+		log.Info("stored samples not checked: the token may not read metrics")
+		return nil
+	case err != nil:
+		return fmt.Errorf("check the stored samples: %w", err)
+	}
+	if m := latest.Metrics; m.NrQueued != 10 || m.NrSchedCongested != 3 || m.UserschedPID != 1234 {
+		return fmt.Errorf("check the stored samples: the latest is %+v, not the seed body that was sent", m)
+	}
+	log.Info("stored samples checked", "latest_received_at", latest.Metrics.ReceivedAt)
 	return nil
 }

@@ -213,6 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Bodies:           httpapi.BodyLimits{MinRate: cfg.BodyMinRate, Timeout: cfg.ReadTimeout, InFlight: res.bodyBudget},
 		MaxCachedBody:    res.cachedBody,
 		Watch:            httpapi.WatchOptions{MaxWait: cfg.WatchMaxWait, WriteTimeout: cfg.WriteTimeout, Stopping: watchStop},
+		PriorityFormat:   httpapi.PriorityFormat(cfg.PriorityFormat), // the same words as the flag's
 	})
 	// Connections: a cap on all of them and on each client's, with idle
 	// ones closed to make room (ConnState tells the limiter which).

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bss-api/bss-api/client"
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
@@ -29,38 +31,61 @@ func stopServer(t *testing.T, srv *testServer) {
 
 // TestRestartKeepsState stops the server and starts it again on the same
 // SQLite file: the same strategies, the same resolution for the same
-// processes, and the metric history are all still there.
+// processes, and the metric history are all still there. It talks to the
+// server through the public client package, as a scheduler and an
+// operator tool would.
 func TestRestartKeepsState(t *testing.T) {
 	db := "--store=sqlite:" + filepath.Join(t.TempDir(), "state.db")
 	fixture := "--proc-root=" + filepath.Join(testenv.RepoRoot(t), "internal", "procs", "testdata", "proc")
 	args := []string{db, fixture, "--cgroup-root=" + t.TempDir(), "--kube-mode=off"}
+	ctx := t.Context()
 
 	srv := startServer(t, nil, args...)
-	postStrategies(t, srv, `{"strategies":[{"priority":true,"execution_time":20000000,"command_regex":"^loki$"},
-	  {"priority":false,"execution_time":10000000,"pid":717720}]}`)
-	if code, body := postJSON(t, srv.URL+"/api/v1/metrics", seedMetrics); code != http.StatusOK {
-		t.Fatalf("POST metrics = %d %s", code, body)
+	c := srv.client(t)
+	if _, err := c.ReplaceStrategies(ctx, []client.Strategy{
+		{Priority: 1, ExecutionTime: 20_000_000, CommandRegex: "^loki$"},
+		{Priority: 0, ExecutionTime: 10_000_000, PID: 717720},
+	}); err != nil {
+		t.Fatal(err)
 	}
-	before := stripVolatile(string(srv.API.Get(t, "/api/v1/scheduling/strategies").Body))
-	defsBefore := stripVolatile(string(srv.API.Get(t, "/api/v1/scheduling/strategies/definitions").Body))
-	if !strings.Contains(before, `"pid":718001`) {
-		t.Fatalf("before restart: %s", before)
+	if _, err := c.PostMetrics(ctx, seedSample); err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.Strategies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defsBefore, err := c.Definitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(before.Scheduling, func(e client.SchedulingEntry) bool { return e.PID == 718001 }) {
+		t.Fatalf("before restart: %+v", before.Scheduling)
 	}
 	stopServer(t, srv)
 
 	srv = startServer(t, nil, args...)
-	waitFor(t, 10*time.Second, "the same resolution after the restart", func() bool {
-		return stripVolatile(string(srv.API.Get(t, "/api/v1/scheduling/strategies").Body)) == before
+	c = srv.client(t)
+	poll(t, 10*time.Second, "the same resolution after the restart", func() ([]client.SchedulingEntry, bool) {
+		s, err := c.Strategies(ctx)
+		if err != nil {
+			return nil, false
+		}
+		return s.Scheduling, slices.Equal(s.Scheduling, before.Scheduling)
 	})
-	if got := stripVolatile(string(srv.API.Get(t, "/api/v1/scheduling/strategies/definitions").Body)); got != defsBefore {
-		t.Errorf("definitions after restart:\n%s\nwant\n%s", got, defsBefore)
+	defsAfter, err := c.Definitions(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	hist := string(srv.API.Get(t, "/api/v1/metrics/history").Body)
-	if !strings.Contains(hist, `"count":1`) || !strings.Contains(hist, `"nr_sched_congested":3`) {
-		t.Errorf("history after restart: %s", hist)
+	if !reflect.DeepEqual(defsAfter.Strategies, defsBefore.Strategies) {
+		t.Errorf("definitions after restart:\n%+v\nwant\n%+v", defsAfter.Strategies, defsBefore.Strategies)
 	}
-	if latest := srv.API.Get(t, "/api/v1/metrics"); latest.StatusCode != http.StatusOK {
-		t.Errorf("latest after restart: %d", latest.StatusCode)
+	hist, err := c.MetricsHistory(ctx, client.HistoryQuery{})
+	if err != nil || hist.Count != 1 || hist.Samples[0].Metrics != seedSample {
+		t.Errorf("history after restart: %+v, %v; want the one seed sample", hist, err)
+	}
+	if _, err := c.LatestMetrics(ctx); err != nil {
+		t.Errorf("latest after restart: %v", err)
 	}
 }
 

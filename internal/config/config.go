@@ -55,7 +55,8 @@ type Config struct {
 	KubeResync     time.Duration // informer resync period
 	KubeDeletedTTL time.Duration // how long deleted pods stay resolvable
 
-	MaxStrategies int // strategies stored at most
+	MaxStrategies  int    // strategies stored at most
+	PriorityFormat string // how resolved priorities are emitted: bool or int (priority.go)
 
 	Store   string // memory, sqlite, sqlite:PATH or a postgres:// URL
 	DataDir string // where the default SQLite file lives
@@ -94,6 +95,7 @@ func Default() Config {
 		KubeResync:        5 * time.Minute,
 		KubeDeletedTTL:    2 * time.Minute,
 		MaxStrategies:     1000,
+		PriorityFormat:    PriorityFormatBool,
 		Store:             "sqlite",
 		DataDir:           "data",
 		Security:          defaultSecurity(),
@@ -177,6 +179,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	cfg.storageFlags(fs)
 	cfg.resourceFlags(fs)
 	cfg.watchFlags(fs)
+	cfg.priorityFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
 	// Environment first, so flags given on the command line override it.
@@ -299,6 +302,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateWatch(); err != nil {
+		return err
+	}
+	if err := c.validatePriorityFormat(); err != nil {
 		return err
 	}
 	return c.validate(c.KubeMode)

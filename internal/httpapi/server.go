@@ -73,6 +73,9 @@ type Config struct {
 	// requests up to 5 minutes and answer them at once only when their
 	// connection ends).
 	Watch WatchOptions
+	// PriorityFormat is how resolved entries carry their priority
+	// (optional; the zero value is PriorityBool, the seed's).
+	PriorityFormat PriorityFormat
 }
 
 // New returns the server's root handler with all middleware applied once.

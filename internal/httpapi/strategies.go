@@ -43,9 +43,10 @@ type explainer interface {
 	Explain(ctx context.Context) (*strategy.Snapshot, error)
 }
 
-// schedulingEntry is the seed's entry; verbose adds the rest.
-type schedulingEntry struct {
-	Priority      bool   `json:"priority"`
+// schedulingEntry is the seed's entry, its priority in either form (see
+// PriorityFormat); verbose adds the rest.
+type schedulingEntry[P bool | int] struct {
+	Priority      P      `json:"priority"`
 	ExecutionTime uint64 `json:"execution_time"`
 	PID           int    `json:"pid"`
 	*entryDetail
@@ -62,10 +63,12 @@ type entryDetail struct {
 	ThreadOf      int    `json:"thread_of,omitempty"`
 }
 
-func schedulingEntries(entries []strategy.Entry, verbose bool) []schedulingEntry {
-	out := make([]schedulingEntry, len(entries)) // never nil: a scheduler keeps old strategies on null
+// schedulingEntries renders entries with each level as priority gives it.
+// The slice is never nil: a scheduler keeps old strategies on null.
+func schedulingEntries[P bool | int](entries []strategy.Entry, verbose bool, priority func(level int) P) []schedulingEntry[P] {
+	out := make([]schedulingEntry[P], len(entries))
 	for i, e := range entries {
-		out[i] = schedulingEntry{Priority: e.Priority, ExecutionTime: e.ExecutionTime, PID: e.PID}
+		out[i] = schedulingEntry[P]{Priority: priority(e.Priority), ExecutionTime: e.ExecutionTime, PID: e.PID}
 		if verbose {
 			out[i].entryDetail = &entryDetail{Strategy: e.Strategy, PodUID: e.PodUID, PodName: e.PodName,
 				Namespace: e.Namespace, ContainerName: e.ContainerName, Command: e.Command, StartTime: e.StartTime, ThreadOf: e.ThreadOf}
@@ -76,15 +79,15 @@ func schedulingEntries(entries []strategy.Entry, verbose bool) []schedulingEntry
 
 type schedulingResponse struct {
 	envelope
-	Version    uint64            `json:"version"`
-	ResolvedAt string            `json:"resolved_at"`
-	Scheduling []schedulingEntry `json:"scheduling"`
+	Version    uint64 `json:"version"`
+	ResolvedAt string `json:"resolved_at"`
+	Scheduling any    `json:"scheduling"` // PriorityFormat.entries
 }
 
 // getResolved serves what the scheduler polls: the current resolution,
 // encoded once per version and second for each of its two forms. With
 // ?wait= it is a blocking query (see watcher.hold).
-func getResolved(res Resolution, tags etags, watch *watcher, maxCached int64, now func() time.Time, rs responder) http.Handler {
+func getResolved(res Resolution, format PriorityFormat, tags etags, watch *watcher, maxCached int64, now func() time.Time, rs responder) http.Handler {
 	cache := &bodyCache{max: maxCached} // [0] plain, [1] verbose
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseWatch(r, watch.opts.MaxWait)
@@ -124,7 +127,7 @@ func getResolved(res Resolution, tags etags, watch *watcher, maxCached int64, no
 				envelope:   ok(at, "Scheduling strategies retrieved successfully"),
 				Version:    snap.Version,
 				ResolvedAt: snap.ResolvedAt.UTC().Format(time.RFC3339Nano),
-				Scheduling: schedulingEntries(snap.Entries, verbose),
+				Scheduling: format.entries(snap.Entries, verbose),
 			})
 		})
 		if err != nil {
@@ -151,12 +154,12 @@ func counts(snap *strategy.Snapshot) []strategyCount {
 
 type previewResponse struct {
 	envelope
-	Scheduling []schedulingEntry `json:"scheduling"`
-	Strategies []strategyCount   `json:"strategies"`
-	Stamped    []strategy.Stamp  `json:"stamped,omitempty"` // as a save would stamp
+	Scheduling any              `json:"scheduling"` // PriorityFormat.entries
+	Strategies []strategyCount  `json:"strategies"`
+	Stamped    []strategy.Stamp `json:"stamped,omitempty"` // as a save would stamp
 }
 
-func postPreview(p previewer, limit int64, now func() time.Time, rs responder) http.Handler {
+func postPreview(p previewer, format PriorityFormat, limit int64, now func() time.Time, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readJSONBody(w, r, limit)
 		if err != nil {
@@ -172,7 +175,7 @@ func postPreview(p previewer, limit int64, now func() time.Time, rs responder) h
 		}
 		rs.json(w, r, http.StatusOK, previewResponse{
 			envelope:   ok(now(), "Scheduling strategies previewed; nothing was saved"),
-			Scheduling: schedulingEntries(snap.Entries, true),
+			Scheduling: format.entries(snap.Entries, true),
 			Strategies: counts(snap),
 			Stamped:    stamped,
 		})

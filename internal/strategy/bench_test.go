@@ -43,7 +43,7 @@ func benchView(b *testing.B) *podview.View {
 func benchStrategies(n int) []Strategy {
 	out := make([]Strategy, n)
 	for i := range out {
-		s := Strategy{Name: fmt.Sprintf("s-%d", i), ExecutionTime: 1_000_000, Priority: i%2 == 0}
+		s := Strategy{Name: fmt.Sprintf("s-%d", i), ExecutionTime: 1_000_000, Priority: BoolPriority(i%2 == 0)}
 		switch i % 4 {
 		case 0:
 			s.Selectors = []LabelSelector{{"app", fmt.Sprintf("app-%d", i%60)}}

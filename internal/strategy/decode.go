@@ -105,6 +105,8 @@ func describeJSONError(where string, err error) string {
 			want = "a non-negative integer in range"
 		case "bool":
 			want = "true or false"
+		case "strategy.Priority":
+			want = priorityRule()
 		case "[]strategy.LabelSelector":
 			want = `an array of {"key": …, "value": …}`
 		}

@@ -164,7 +164,7 @@ func TestValidateAndDefinitionSize(t *testing.T) {
 }
 
 func TestUnmarshalStored(t *testing.T) {
-	good := Strategy{Name: "a", Priority: true, ExecutionTime: 5000, PID: 7, Namespaces: []string{"x"}}
+	good := Strategy{Name: "a", Priority: BoolPriority(true), ExecutionTime: 5000, PID: 7, Namespaces: []string{"x"}}
 	body, err := json.Marshal(good)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestUnmarshalStored(t *testing.T) {
 	}
 	for _, tt := range []struct{ body, want string }{
 		{`{"name":`, "not a strategy this server can read: body: Invalid JSON format"},
-		{`{"name":"a","execution_time":1,"priority":3}`, "priority: must be true or false"},
+		{`{"name":"a","execution_time":1,"priority":21}`, "priority: must be true, false or an integer from 0 to 20, got number 21"},
 		{`{"name":"a","execution_time":1,"weight":3}`, "weight: unknown field"},
 		{`{"name":"a","namespaces":["x"],"namespaces":[]}`, "namespaces: the key is given more than once"},
 		{`{"name":"a","Namespaces":["x"]}`, "Namespaces: unknown field; field names are case-sensitive"},

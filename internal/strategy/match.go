@@ -14,7 +14,7 @@ import (
 // to decide whether a resolution changed.
 type Entry struct {
 	PID           int
-	Priority      bool
+	Priority      int // level of the winning strategy, 0 to MaxPriority
 	ExecutionTime uint64
 	Strategy      string // name of the winning strategy
 	// ThreadOf is the process a thread entry belongs to; 0 for a process.
@@ -70,7 +70,10 @@ const (
 // Resolve applies strategies (valid, in list order) to the view.
 //
 // Precedence: a strategy with a pid wins over strategies without one; among
-// each group the first in list order wins. PID strategies target any live
+// each group the first in list order wins. A PID takes the whole winning
+// strategy, its priority level and execution_time together: a higher level
+// in a strategy that loses does not raise it, just as a true did not
+// before levels (list order is the operator's word on what wins). PID strategies target any live
 // process of the node (other conditions, if given, must hold too); the
 // others target only processes in pods, never a sandbox (pause) container.
 // A strategy whose nodes do not list this node matches nothing.
@@ -110,7 +113,7 @@ func Resolve(ctx context.Context, strategies []*compiled, v *podview.View, bind 
 			return false
 		}
 		s := strategies[si]
-		e.Priority, e.ExecutionTime, e.Strategy = s.Priority, s.ExecutionTime, s.Name
+		e.Priority, e.ExecutionTime, e.Strategy = s.Priority.Level(), s.ExecutionTime, s.Name
 		won[e.PID] = len(res.Entries)
 		res.Entries = append(res.Entries, e)
 		res.Won[si]++

@@ -120,7 +120,7 @@ func TestResolve(t *testing.T) {
 	}{
 		{"empty", nil, []won{}},
 		{"seed selector targets the app, never pause",
-			[]Strategy{{Name: "s", Priority: true, ExecutionTime: 20 * uint64(ms), Selectors: []LabelSelector{{"nf", "upf"}}}},
+			[]Strategy{{Name: "s", Priority: BoolPriority(true), ExecutionTime: 20 * uint64(ms), Selectors: []LabelSelector{{"nf", "upf"}}}},
 			[]won{{101, "s"}}},
 		{"seed pid strategy",
 			[]Strategy{{Name: "p", ExecutionTime: 10 * uint64(ms), PID: 500}}, []won{{500, "p"}}},
@@ -315,7 +315,7 @@ func TestDecodeList(t *testing.T) {
 		``:                                       "empty",
 		`{"strategies":[{"execution_time":-1}]}`: "strategies[0].execution_time: must be a non-negative integer",
 		`{"strategies":[{"execution_time":1.5}]}`: "strategies[0].execution_time",
-		`{"strategies":[{"priority":"yes"}]}`:     "strategies[0].priority: must be true or false",
+		`{"strategies":[{"priority":"yes"}]}`:     "strategies[0].priority: must be true, false or an integer from 0 to 20, got string",
 		`{"strategies":[{"selecter":[]}]}`:        `strategies[0].selecter: unknown field`,
 		`{"strategies":[{"pid":"7"}]}`:            "strategies[0].pid",
 		`{"strategies":[]} trailing`:              "after the JSON value",

@@ -34,7 +34,7 @@ type LabelSelector struct {
 // additive. Every targeting condition given must hold (AND).
 type Strategy struct {
 	Name          string                `json:"name,omitempty"`
-	Priority      bool                  `json:"priority"`
+	Priority      Priority              `json:"priority"`
 	ExecutionTime uint64                `json:"execution_time"`
 	PID           uint32                `json:"pid,omitempty"`
 	Selectors     []LabelSelector       `json:"selectors,omitempty"`

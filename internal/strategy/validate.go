@@ -95,6 +95,9 @@ func (c *checker) strategy(s Strategy) ([]string, cost) {
 	if s.ExecutionTime < MinExecutionTime || s.ExecutionTime > MaxExecutionTime {
 		add("execution_time: must be from %d to %d nanoseconds (1µs to 10s), got %d", MinExecutionTime, uint64(MaxExecutionTime), s.ExecutionTime)
 	}
+	if l := s.Priority.Level(); l < 0 || l > MaxPriority {
+		add("priority: must be %s, got %d", priorityRule(), l)
+	}
 	if s.PID > MaxPID {
 		add("pid: must be from 1 to %d, got %d", MaxPID, s.PID)
 	}

@@ -140,8 +140,10 @@ func Run(t *testing.T, newBackend New) {
 		if err != nil || len(list) != 0 {
 			t.Fatalf("empty List = %v, %v", list, err)
 		}
-		a := strategy.Strategy{Name: "a", Priority: true, ExecutionTime: 1000, PID: 7}
-		b := strategy.Strategy{Name: "b", ExecutionTime: 2000, CommandRegex: "x", Threads: true, Namespaces: []string{"n"}}
+		// Priorities in each written form (true, the integers 0 and 3):
+		// the comparisons below hold each to reading back as written.
+		a := strategy.Strategy{Name: "a", Priority: strategy.BoolPriority(true), ExecutionTime: 1000, PID: 7}
+		b := strategy.Strategy{Name: "b", Priority: strategy.LevelPriority(0), ExecutionTime: 2000, CommandRegex: "x", Threads: true, Namespaces: []string{"n"}}
 		if before, err := s.Strategies.Replace(ctx, []strategy.Strategy{a, b}); err != nil || len(before) != 0 {
 			t.Fatalf("Replace on empty = %+v, %v; want nothing replaced", before, err)
 		}
@@ -149,7 +151,7 @@ func Run(t *testing.T, newBackend New) {
 		if len(list) != 2 || list[0].Name != "a" || list[1].Name != "b" || !list[1].Threads || list[1].Namespaces[0] != "n" || v1 == v0 {
 			t.Fatalf("after Replace: %+v v%d", list, v1)
 		}
-		c := strategy.Strategy{Name: "c", ExecutionTime: 3000, PID: 9}
+		c := strategy.Strategy{Name: "c", Priority: strategy.LevelPriority(3), ExecutionTime: 3000, PID: 9}
 		var admitted []strategy.Strategy // what admit was last asked about
 		atMost := func(n int) func([]strategy.Strategy) error {
 			return func(list []strategy.Strategy) error {
