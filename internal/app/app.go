@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -147,7 +148,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Help: "Times the kernel dropped process events for a full socket buffer; each caused a full /proc scan.",
 	}, func() float64 { return float64(index.EventOverflows()) }))
 
-	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 5 * time.Millisecond, Now: now})
+	view := podview.NewJoiner(podview.Options{Procs: index, Meta: meta, Debounce: 5 * time.Millisecond, MetaDebounce: 5 * time.Millisecond, Now: now})
 
 	// The audit trail: strategy changes (recorded by the service) and
 	// refused writes (by the HTTP layer), in the store, one log line each.
@@ -183,6 +184,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 
 	gate := &health.Gate{}
+	// Held blocking queries are answered as soon as shutdown starts
+	// (srv.RegisterOnShutdown below), so Shutdown does not wait out their
+	// waits.
+	watchStop := make(chan struct{})
 	handler := httpapi.New(httpapi.Config{
 		Logger:     log,
 		Registry:   reg,
@@ -220,6 +225,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteBurst:       cfg.WriteBurst,
 		Bodies:           httpapi.BodyLimits{MinRate: cfg.BodyMinRate, Timeout: cfg.ReadTimeout, InFlight: res.bodyBudget},
 		MaxCachedBody:    res.cachedBody,
+		Watch:            httpapi.WatchOptions{MaxWait: cfg.WatchMaxWait, WriteTimeout: cfg.WriteTimeout, Stopping: watchStop},
 		PriorityFormat:   httpapi.PriorityFormat(cfg.PriorityFormat), // the same words as the flag's
 	})
 	// Connections: a cap on all of them and on each client's, with idle
@@ -241,6 +247,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// still cancels its own request.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(sync.OnceFunc(func() { close(watchStop) }))
 	if tlsFiles != nil {
 		srv.TLSConfig = tlsFiles.Config()
 	}

@@ -67,6 +67,7 @@ type Config struct {
 	Events
 	Resources
 	Readiness
+	Watch
 
 	ShowVersion bool
 }
@@ -105,6 +106,7 @@ func Default() Config {
 		Events:            defaultEvents(),
 		Readiness:         defaultReadiness(),
 		Resources:         defaultResources(),
+		Watch:             defaultWatch(),
 	}
 }
 
@@ -182,6 +184,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	cfg.eventFlags(fs)
 	cfg.resourceFlags(fs)
 	cfg.readinessFlags(fs)
+	cfg.watchFlags(fs)
 	cfg.priorityFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
@@ -308,6 +311,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateReadiness(); err != nil {
+		return err
+	}
+	if err := c.validateWatch(); err != nil {
 		return err
 	}
 	if err := c.validatePriorityFormat(); err != nil {

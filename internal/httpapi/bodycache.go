@@ -76,7 +76,7 @@ func (c *bodyCache) get(slot int, version uint64, second int64, build func() ([]
 }
 
 // writeBody writes a JSON body, gzipped when the client accepts it and it
-// is worth it. notModified has set the validators.
+// is worth it. answeredCurrent has set the validators.
 func writeBody(w http.ResponseWriter, r *http.Request, cb *cachedBody) {
 	body := cb.body
 	h := w.Header()

@@ -136,7 +136,7 @@ func newTestEnv(t *testing.T, v *contract.Validator, edit func(*Config)) *testEn
 
 // testRoutes returns the route table New builds from cfg.
 func testRoutes(cfg Config) []route {
-	return routeTable(cfg, responder{log: cfg.Logger}, newETags(), &endpointList{})
+	return routeTable(cfg, responder{log: cfg.Logger}, newETags(), newWatcher(cfg.Watch, nil), &endpointList{})
 }
 
 func newValidator(t *testing.T) *contract.Validator {

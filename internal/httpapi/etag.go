@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"net/http"
 	"strings"
 )
 
@@ -34,16 +33,11 @@ func (e etags) of(version uint64, query string) string {
 	return fmt.Sprintf(`"%s-%d-%08x"`, e.epoch, version, h.Sum32())
 }
 
-// notModified sets the validators of a cached representation, the ETag
-// and Vary: Accept-Encoding (added to what CORS put there), and answers
-// 304 when the client already has tag.
-func notModified(w http.ResponseWriter, r *http.Request, tag string) bool {
-	w.Header().Set("ETag", tag)
-	w.Header().Add("Vary", "Accept-Encoding")
-	for t := range strings.SplitSeq(r.Header.Get("If-None-Match"), ",") {
+// matchesTag reports whether an If-None-Match value names tag.
+func matchesTag(ifNoneMatch, tag string) bool {
+	for t := range strings.SplitSeq(ifNoneMatch, ",") {
 		t = strings.TrimSpace(t)
 		if t == tag || t == "W/"+tag || t == "*" {
-			w.WriteHeader(http.StatusNotModified)
 			return true
 		}
 	}

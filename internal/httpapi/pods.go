@@ -23,6 +23,9 @@ import (
 type PodView interface {
 	// View returns the current view, or nil before the first process scan.
 	View() *podview.View
+	// Next returns a channel closed at the view's next change; it is
+	// called before View.
+	Next() <-chan struct{}
 }
 
 type podProcessJSON struct {
@@ -239,11 +242,18 @@ func mainContainer(p *podview.Pod, filtered string) string {
 	return ""
 }
 
-func getPodPIDs(pods PodView, node string, tags etags, maxCached int64, now func() time.Time, rs responder) http.Handler {
+// getPodPIDs serves the pods and their processes, filtered as asked.
+// With ?wait= it is a blocking query (see watcher.hold).
+func getPodPIDs(pods PodView, node string, tags etags, watch *watcher, maxCached int64, now func() time.Time, rs responder) http.Handler {
 	enc := &podsEncoder{node: node}
 	enc.cache.max = maxCached
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := parsePodsFilter(r.URL.Query())
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
+		q, err := parseWatch(r, watch.opts.MaxWait)
 		if err != nil {
 			rs.error(w, r, err)
 			return
@@ -253,7 +263,12 @@ func getPodPIDs(pods PodView, node string, tags etags, maxCached int64, now func
 			rs.error(w, r, apperr.Errorf(apperr.Unavailable, "the process index is still scanning; retry in a moment"))
 			return
 		}
-		if notModified(w, r, tags.of(snap.Version, r.URL.RawQuery)) {
+		query := representationQuery(r.URL.RawQuery)
+		cur, answer := watch.hold(w, r, r.Pattern, q, pods.Next, func() current {
+			snap = pods.View()
+			return current{version: snap.Version, tag: tags.of(snap.Version, query)}
+		})
+		if !answer || answeredCurrent(w, q, cur) {
 			return
 		}
 		c, err := enc.response(snap, f, now())

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/bss-api/bss-api/internal/kube"
+	"github.com/bss-api/bss-api/internal/notify"
 	"github.com/bss-api/bss-api/internal/podview"
 	"github.com/bss-api/bss-api/internal/procs"
 	"github.com/bss-api/bss-api/internal/testsupport/contract"
@@ -29,7 +30,10 @@ const (
 
 // fakeIndex serves a settable view built from a process snapshot and
 // fakeMeta.
-type fakeIndex struct{ view atomic.Pointer[podview.View] }
+type fakeIndex struct {
+	view    atomic.Pointer[podview.View]
+	changes notify.Notifier
+}
 
 func newFakeIndex(s *procs.Snapshot) *fakeIndex {
 	f := &fakeIndex{}
@@ -43,9 +47,12 @@ func (f *fakeIndex) set(s *procs.Snapshot) {
 		return
 	}
 	f.view.Store(podview.Build(s.Version, s, fakeMeta{}))
+	f.changes.Changed()
 }
 
 func (f *fakeIndex) View() *podview.View { return f.view.Load() }
+
+func (f *fakeIndex) Next() <-chan struct{} { return f.changes.Next() }
 
 // Subscribe never notifies: no test changes the view under a resolver.
 func (f *fakeIndex) Subscribe() (<-chan struct{}, func()) { return nil, func() {} }

@@ -13,6 +13,7 @@ type unresolved struct{ missing []string }
 
 func (unresolved) Snapshot() *strategy.Snapshot { return nil }
 func (u unresolved) Pending() []string          { return u.missing }
+func (unresolved) Next() <-chan struct{}        { return nil }
 
 // Before the first complete resolution GET strategies is a 503 a
 // scheduler keeps its map on, with Retry-After and what is missing;

@@ -22,7 +22,7 @@ type route struct {
 // routeTable is the whole API on one screen, each handler given exactly
 // what it uses. GET / and the OpenAPI tests are generated from it, so the
 // three cannot drift apart; New fills index from it.
-func routeTable(cfg Config, rs responder, tags etags, index *endpointList) []route {
+func routeTable(cfg Config, rs responder, tags etags, watch *watcher, index *endpointList) []route {
 	now, limit, node := cfg.Now, cfg.MaxBodyBytes, cfg.Node
 	detail := func(r *http.Request) bool {
 		id, _ := auth.IdentityFrom(r.Context())
@@ -41,14 +41,14 @@ func routeTable(cfg Config, rs responder, tags etags, index *endpointList) []rou
 		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", need(auth.PostMetrics), postMetrics(cfg.Metrics, limit, now, rs)},
 		{"GET /api/v1/metrics", "Latest metrics sample", need(auth.ReadLatestMetrics), getLatestMetrics(cfg.Metrics, node, now, rs)},
 		{"GET /api/v1/metrics/history", "Metric samples in a time range, oldest first (?since=&until=&limit=)", need(auth.ReadHistory), getMetricsHistory(cfg.Metrics, node, now, rs)},
-		{"GET /api/v1/scheduling/strategies", "Resolved strategies for the scheduler: one entry per PID, sorted (?verbose=true adds why)", need(auth.ReadResolved), getResolved(cfg.Resolution, cfg.PriorityFormat, tags, cfg.MaxCachedBody, now, rs)},
+		{"GET /api/v1/scheduling/strategies", "Resolved strategies for the scheduler: one entry per PID, sorted (?verbose=true adds why)", need(auth.ReadResolved), getResolved(cfg.Resolution, cfg.PriorityFormat, tags, watch, cfg.MaxCachedBody, now, rs)},
 		{"POST /api/v1/scheduling/strategies", "Replace every strategy, atomically", need(auth.WriteStrategies), postStrategies(cfg.Strategies, limit, now, rs)},
 		{"GET /api/v1/scheduling/strategies/definitions", "The stored strategies as written, with their names", need(auth.ReadDefinitions), getDefinitions(cfg.Strategies, now, rs)},
 		{"PUT /api/v1/scheduling/strategies/definitions/{name}", "Create or replace one strategy", need(auth.WriteStrategies), putDefinition(cfg.Strategies, limit, now, rs)},
 		{"DELETE /api/v1/scheduling/strategies/definitions/{name}", "Delete one strategy", need(auth.DeleteStrategies), deleteDefinition(cfg.Strategies, now, rs)},
 		{"POST /api/v1/scheduling/strategies/preview", "Resolve strategies without saving them, with match counts", need(auth.PreviewStrategies), postPreview(cfg.Strategies, cfg.PriorityFormat, limit, now, rs)},
 		{"GET /api/v1/scheduling/strategies/explain", "For each resolved PID, every strategy that matched and the winner", need(auth.ExplainStrategies), getExplain(cfg.Strategies, now, rs)},
-		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", need(auth.ReadProcesses), getPodPIDs(cfg.Pods, node, tags, cfg.MaxCachedBody, now, rs)},
+		{"GET /api/v1/pods/pids", "Processes of every pod on this node, by pod and container (?namespace=&label_selector=&pod_uid=&pid=&container_id=&include_threads=)", need(auth.ReadProcesses), getPodPIDs(cfg.Pods, node, tags, watch, cfg.MaxCachedBody, now, rs)},
 		{"GET /api/v1/metrics/summary", "Counter rates and gauge min/avg/max over a window (?window=5m)", need(auth.ReadHistory), getMetricsSummary(cfg.Metrics, cfg.MaxHistoryWindow, node, now, rs)},
 		{"GET /api/v1/audit", "Audit trail: strategy changes and refused writes, oldest first (?since=&until=&limit=)", need(auth.ReadAudit), getAudit(cfg.Audit, now, rs)},
 	}

@@ -21,7 +21,7 @@ type RouteRule struct {
 func RouteRules() []RouteRule {
 	cfg := Config{Logger: slog.New(slog.DiscardHandler), Guard: auth.NewGuard(auth.GuardOptions{})}
 	var rules []RouteRule
-	for _, rt := range routeTable(cfg, responder{log: cfg.Logger}, newETags(), &endpointList{}) {
+	for _, rt := range routeTable(cfg, responder{log: cfg.Logger}, newETags(), newWatcher(WatchOptions{}, nil), &endpointList{}) {
 		ep := rt.endpoint()
 		rules = append(rules, RouteRule{Method: ep.Method, Path: ep.Path, Rule: rt.rule})
 	}

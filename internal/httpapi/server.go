@@ -69,6 +69,10 @@ type Config struct {
 	WriteBurst int
 	// MaxHistoryWindow bounds the summary's window (optional; 0: no bound).
 	MaxHistoryWindow time.Duration
+	// Watch configures blocking queries (optional: zero values hold
+	// requests up to 5 minutes and answer them at once only when their
+	// connection ends).
+	Watch WatchOptions
 	// PriorityFormat is how resolved entries carry their priority
 	// (optional; the zero value is PriorityBool, the seed's).
 	PriorityFormat PriorityFormat
@@ -88,7 +92,7 @@ func New(cfg Config) http.Handler {
 		writes = newWriteLimit(cfg.WriteRate, max(cfg.WriteBurst, 1), cfg.Now)
 	}
 	mux := http.NewServeMux()
-	for _, rt := range routeTable(cfg, rs, newETags(), index) {
+	for _, rt := range routeTable(cfg, rs, newETags(), newWatcher(cfg.Watch, cfg.Registry), index) {
 		ep := rt.endpoint()
 		index.all = append(index.all, ep)
 		h := rt.handler
@@ -124,7 +128,7 @@ func corsMiddleware(origins []string) *cors.Cors {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
 		AllowedHeaders: []string{"Content-Type", "If-None-Match", "Authorization"},
-		ExposedHeaders: []string{"ETag"},
+		ExposedHeaders: []string{"ETag", versionHeader},
 		MaxAge:         600,
 	})
 }

@@ -22,6 +22,9 @@ type Resolution interface {
 	// Pending lists what the first resolution waits for, in words, while
 	// Snapshot is nil.
 	Pending() []string
+	// Next returns a channel closed once a resolution with a new Version
+	// is published; it is called before Snapshot.
+	Next() <-chan struct{}
 }
 
 // notResolvedRetry is the Retry-After of a GET before the first
@@ -105,10 +108,16 @@ type schedulingResponse struct {
 }
 
 // getResolved serves what the scheduler polls: the current resolution,
-// encoded once per version and second for each of its two forms.
-func getResolved(res Resolution, format PriorityFormat, tags etags, maxCached int64, now func() time.Time, rs responder) http.Handler {
+// encoded once per version and second for each of its two forms. With
+// ?wait= it is a blocking query (see watcher.hold).
+func getResolved(res Resolution, format PriorityFormat, tags etags, watch *watcher, maxCached int64, now func() time.Time, rs responder) http.Handler {
 	cache := &bodyCache{max: maxCached} // [0] plain, [1] verbose
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseWatch(r, watch.opts.MaxWait)
+		if err != nil {
+			rs.error(w, r, err)
+			return
+		}
 		verbose := false
 		if raw := r.URL.Query().Get("verbose"); raw != "" {
 			b, err := strconv.ParseBool(raw)
@@ -123,7 +132,12 @@ func getResolved(res Resolution, format PriorityFormat, tags etags, maxCached in
 			rs.error(w, r, notResolved(res))
 			return
 		}
-		if notModified(w, r, tags.of(snap.Version, r.URL.RawQuery)) {
+		query := representationQuery(r.URL.RawQuery)
+		c, answer := watch.hold(w, r, r.Pattern, q, res.Next, func() current {
+			snap = res.Snapshot()
+			return current{version: snap.Version, tag: tags.of(snap.Version, query)}
+		})
+		if !answer || answeredCurrent(w, q, c) {
 			return
 		}
 		slot := 0

@@ -14,6 +14,7 @@ type Notifier struct {
 	version atomic.Uint64
 	mu      sync.Mutex
 	subs    map[chan struct{}]struct{}
+	next    chan struct{} // closed by the next Changed; nil until Next asks
 }
 
 // Version returns the number of changes so far.
@@ -36,11 +37,30 @@ func (n *Notifier) Subscribe() (<-chan struct{}, func()) {
 	}
 }
 
-// Changed moves the version and wakes every subscriber without blocking.
+// Next returns a channel that is closed by the next Changed. Unlike
+// Subscribe it costs nothing to stop waiting on, and any number of waiters
+// share one channel, so it suits many short-lived waiters (blocking HTTP
+// queries). Call Next before reading the state it guards, so that a change
+// made in between is not missed.
+func (n *Notifier) Next() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.next == nil {
+		n.next = make(chan struct{})
+	}
+	return n.next
+}
+
+// Changed moves the version and wakes every subscriber without blocking,
+// and every waiter on Next.
 func (n *Notifier) Changed() {
 	n.version.Add(1)
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.next != nil {
+		close(n.next)
+		n.next = nil
+	}
 	for ch := range n.subs {
 		select {
 		case ch <- struct{}{}:

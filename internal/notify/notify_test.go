@@ -53,3 +53,26 @@ func TestBatchFiresOncePerBurst(t *testing.T) {
 		b.Fired()
 	})
 }
+
+func TestNextClosesAtTheNextChange(t *testing.T) {
+	var n Notifier
+	first, second := n.Next(), n.Next()
+	if first != second {
+		t.Error("two waiters before a change got different channels")
+	}
+	select {
+	case <-first:
+		t.Fatal("closed before any change")
+	default:
+	}
+	n.Changed()
+	<-first // closed: must not block
+	later := n.Next()
+	select {
+	case <-later:
+		t.Fatal("a channel taken after the change is already closed")
+	default:
+	}
+	n.Changed()
+	<-later
+}

@@ -5,6 +5,7 @@
 package podview
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -154,7 +155,12 @@ type Options struct {
 	Meta  MetaSource
 	// Debounce batches bursts of changes into one rebuild.
 	Debounce time.Duration
-	Now      func() time.Time
+	// MetaDebounce, when set, replaces Debounce for a burst that starts
+	// with a metadata change: those come one object at a time (a relabel,
+	// a new pod), not in storms as processes do, and a watcher waits on
+	// them.
+	MetaDebounce time.Duration
+	Now          func() time.Time
 }
 
 // Joiner keeps a View current as processes and metadata change. View and
@@ -197,7 +203,7 @@ func (j *Joiner) Run(ctx context.Context) error {
 		case <-procCh:
 			batch.Arm(j.opts.Debounce)
 		case <-metaCh:
-			batch.Arm(j.opts.Debounce)
+			batch.Arm(cmp.Or(j.opts.MetaDebounce, j.opts.Debounce))
 		case <-batch.C():
 			batch.Fired()
 			j.rebuild()

@@ -248,3 +248,38 @@ func TestJoinerMarksIncompleteViews(t *testing.T) {
 		}
 	})
 }
+
+// A burst that starts with a metadata change is rebuilt after
+// MetaDebounce, one that starts with a process change after Debounce
+// (on the synctest bubble's clock, so the times are exact).
+func TestJoinerMetaDebounce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		ps := &procSource{ch: make(chan struct{}, 1)}
+		ps.snap.Store(snapshot(1, "upf"))
+		m := newMeta()
+		j := NewJoiner(Options{Procs: ps, Meta: m, Debounce: 50 * time.Millisecond, MetaDebounce: 5 * time.Millisecond})
+		next := j.Next()
+		done := make(chan error, 1)
+		go func() { done <- j.Run(ctx) }()
+		<-next
+
+		next, start := j.Next(), time.Now()
+		m.set("v2")
+		<-next
+		if took := time.Since(start); took != 5*time.Millisecond {
+			t.Errorf("relabel published after %v, want MetaDebounce's 5ms", took)
+		}
+		next, start = j.Next(), time.Now()
+		ps.snap.Store(snapshot(2, "smf"))
+		ps.ch <- struct{}{}
+		<-next
+		if took := time.Since(start); took != 50*time.Millisecond {
+			t.Errorf("process change published after %v, want Debounce's 50ms", took)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}

@@ -84,6 +84,8 @@ type Resolver struct {
 	check *checker
 	snap  atomic.Pointer[Snapshot]
 	state atomic.Pointer[loadState] // what the last read found, for Health
+	// published is told of every snapshot that moves Version (see Next).
+	published notify.Notifier
 
 	// requested counts Sync calls. A read of the store made after
 	// requested reached n sees every change made before the nth Sync.
@@ -244,11 +246,16 @@ func (r *Resolver) publish(ctx context.Context) {
 	if err != nil {
 		return // stopping
 	}
-	if cur := r.snap.Load(); cur == nil || !slices.Equal(cur.Entries, res.Entries) {
+	cur := r.snap.Load()
+	moved := cur == nil || !slices.Equal(cur.Entries, res.Entries)
+	if moved {
 		r.version++
 	}
 	r.snap.Store(&Snapshot{Version: r.version, ResolvedAt: r.opts.Now(), Strategies: r.list, Result: res,
 		compiled: r.compiled, bind: maps.Clone(r.bind)})
+	if moved {
+		r.published.Changed()
+	}
 }
 
 // finished tells the Sync callers waiting for requests up to target that
