@@ -85,6 +85,7 @@ func New(cfg Config) http.Handler {
 	}
 	rs := responder{log: cfg.Logger}
 	obs := observer{rs: rs, metrics: newHTTPMetrics(cfg.Registry)}
+	cfg.Registry.MustRegister(newStateCollector(cfg))
 	index := &endpointList{}
 	audits := refusals{rec: cfg.Audit}
 	var writes *writeLimit
