@@ -18,12 +18,17 @@ import (
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
-// The monitoring files the chart ships, and their promtool tests.
+// The monitoring files the chart ships, below charts/bss-api.
 const (
-	chartDir      = "../../charts/bss-api"
-	alertsFile    = chartDir + "/files/alerts.yaml"
-	dashboardFile = chartDir + "/files/dashboard.json"
+	alertsFile    = "files/alerts.yaml"
+	dashboardFile = "files/dashboard.json"
 )
+
+// chartFile is the path of rel below charts/bss-api.
+func chartFile(t *testing.T, rel string) string {
+	t.Helper()
+	return filepath.Join(testenv.RepoRoot(t), "charts", "bss-api", rel)
+}
 
 // promtoolBin finds promtool: BSS_PROMTOOL_BIN, else next to
 // BSS_PROMETHEUS_BIN, else on PATH; it skips (strict: fails) without one.
@@ -50,10 +55,10 @@ func fileExists(p string) bool {
 // alert firing and not firing.
 func TestAlertRulesPromtool(t *testing.T) {
 	bin := promtoolBin(t)
-	if out, err := exec.Command(bin, "check", "rules", alertsFile).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "check", "rules", chartFile(t, alertsFile)).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	tests, err := filepath.Glob(filepath.Join(chartDir, "tests", "alerts_*_test.yaml"))
+	tests, err := filepath.Glob(chartFile(t, "tests/alerts_*_test.yaml"))
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("no promtool tests found: %v", err)
 	}
@@ -87,7 +92,7 @@ type alertRule struct {
 // alertRules reads every alerting rule of the rules file.
 func alertRules(t *testing.T) []alertRule {
 	t.Helper()
-	b, err := os.ReadFile(alertsFile)
+	b, err := os.ReadFile(chartFile(t, alertsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +128,7 @@ var labelValues = regexp.MustCompile(`^label_values\((.*),\s*(\w+)\)$`)
 // targets (rows' nested panels too) and each query variable.
 func dashboardQueries(t *testing.T) []dashboardQuery {
 	t.Helper()
-	b, err := os.ReadFile(dashboardFile)
+	b, err := os.ReadFile(chartFile(t, dashboardFile))
 	if err != nil {
 		t.Fatal(err)
 	}
