@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,26 +133,10 @@ scrape_configs:
 // promQuery runs an instant query and returns the sample values.
 func promQuery(t *testing.T, base, query string) []string {
 	t.Helper()
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(query))
-	if err != nil {
-		t.Fatalf("query Prometheus: %v", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Status string
-		Error  string
-		Data   struct {
-			Result []struct {
-				Value [2]any
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Status != "success" {
-		t.Fatalf("query %q: status %q error %q decode %v", query, out.Status, out.Error, err)
-	}
-	vals := make([]string, 0, len(out.Data.Result))
-	for _, r := range out.Data.Result {
-		vals = append(vals, fmt.Sprint(r.Value[1]))
+	samples := promInstant(t, base, query)
+	vals := make([]string, 0, len(samples))
+	for _, s := range samples {
+		vals = append(vals, fmt.Sprint(s.Value[1]))
 	}
 	return vals
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bss-api/bss-api/internal/health"
@@ -21,11 +22,12 @@ func TestStateMetrics(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var kubeState health.State = health.OK
+	var kubeState atomic.Value
+	kubeState.Store(health.OK)
 	env := newTestEnv(t, newValidator(t), func(cfg *Config) {
 		useStrategies(t, cfg, strategySetup{store: store})
 		cfg.Checks = append(cfg.Checks, health.Check{Name: "kubernetes", Probe: func(context.Context) health.Report {
-			return health.Report{State: kubeState}
+			return health.Report{State: kubeState.Load().(health.State)}
 		}})
 	})
 	syncStrategies(t, env.cfg)
@@ -49,7 +51,7 @@ func TestStateMetrics(t *testing.T) {
 	}
 
 	// A non-critical component down: still ready. The gate closed: not ready.
-	kubeState = health.Down
+	kubeState.Store(health.Down)
 	env.cfg.Gate.Set(false)
 	m = scrape()
 	for _, w := range []string{
