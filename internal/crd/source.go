@@ -6,10 +6,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/bss-api/bss-api/internal/apperr"
@@ -51,8 +53,20 @@ func New(opts Options) *Source {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Built on cache directly: client-go's dynamicinformer package
+	// imports the whole clientset, whose scheme would register every API
+	// group of Kubernetes (see kube.Client).
 	inf := func(gvr schema.GroupVersionResource) cache.SharedIndexInformer {
-		return dynamicinformer.NewFilteredDynamicInformer(opts.Client, gvr, "", opts.Resync, cache.Indexers{}, nil).Informer()
+		r := opts.Client.Resource(gvr)
+		lw := &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return r.List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return r.Watch(ctx, o)
+			},
+		}
+		return cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, opts.Resync, cache.Indexers{})
 	}
 	return &Source{log: opts.Logger, namespaced: inf(v1alpha1.Namespaced), cluster: inf(v1alpha1.Cluster)}
 }
