@@ -91,3 +91,12 @@ type ClusterSchedulingStrategy struct {
 
 // ConditionAccepted is the condition type the status writer sets.
 const ConditionAccepted = "Accepted"
+
+// DeepCopy returns a copy of s sharing nothing with it.
+func (s *StrategyStatus) DeepCopy() *StrategyStatus {
+	out := &StrategyStatus{ObservedGeneration: s.ObservedGeneration}
+	for _, c := range s.Conditions {
+		out.Conditions = append(out.Conditions, *c.DeepCopy())
+	}
+	return out
+}
