@@ -162,7 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	limits := strategyLimits(cfg)
 	// Strategies are read from the store, or from the custom resources
 	// (--strategy-source=kubernetes), which refuse writes.
-	source, err := newStrategySource(cfg, kc, st, log)
+	source, err := newStrategySource(cfg, kc, st, limits, log)
 	if err != nil {
 		return err
 	}

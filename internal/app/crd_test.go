@@ -2,11 +2,13 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -84,6 +86,30 @@ func TestStrategiesFromCustomResources(t *testing.T) {
 		want := []string{"pin-rival@", own + "@" + nsA, nsA + "_reach-out@" + nsA}
 		if !slices.Equal(got, want) {
 			t.Errorf("definitions %v, want %v", got, want)
+		}
+	})
+
+	t.Run("the lease holder writes the Accepted condition", func(t *testing.T) {
+		applyStrategy(t, dyn, nsA, "bad-regex", map[string]any{"executionTime": int64(1000), "commandRegex": "(upf"})
+		for name, want := range map[string]string{"boost": "True", "bad-regex": "False"} {
+			poll(t, 20*time.Second, name+" Accepted="+want, func() (string, bool) {
+				u, err := dyn.Resource(v1alpha1.Namespaced).Namespace(nsA).Get(t.Context(), name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+				for _, c := range conds {
+					if m, _ := c.(map[string]any); m["type"] == v1alpha1.ConditionAccepted && m["status"] == want {
+						return fmt.Sprint(m), true
+					}
+				}
+				return fmt.Sprint(conds), false
+			})
+		}
+		// Not applied: the winners are unchanged.
+		waitWinners(t, srv, []string{strconv.Itoa(upfPID) + "=" + own, strconv.Itoa(rivalPID) + "=pin-rival"}, "the invalid object skipped")
+		if err := dyn.Resource(v1alpha1.Namespaced).Namespace(nsA).Delete(t.Context(), "bad-regex", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
 		}
 	})
 

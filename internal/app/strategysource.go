@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -25,7 +26,7 @@ type strategySource struct {
 
 // newStrategySource builds the configured source on kc (which must have
 // a client for kubernetes) and st. It contacts no server.
-func newStrategySource(cfg config.Config, kc kubeConnection, st store.Backend, log *slog.Logger) (strategySource, error) {
+func newStrategySource(cfg config.Config, kc kubeConnection, st store.Backend, limits strategy.Limits, log *slog.Logger) (strategySource, error) {
 	if cfg.StrategySource != config.StrategySourceKubernetes {
 		return strategySource{store: st.Strategies(), changes: st.Changes(), shared: st.Shared()}, nil
 	}
@@ -36,11 +37,20 @@ func newStrategySource(cfg config.Config, kc kubeConnection, st store.Backend, l
 	if err != nil {
 		return strategySource{}, err
 	}
-	src := crd.New(crd.Options{Client: dyn, Resync: cfg.KubeResync, Logger: log.With("component", "crd")})
+	clog := log.With("component", "crd")
+	src := crd.New(crd.Options{Client: dyn, Resync: cfg.KubeResync, Logger: clog})
+	// One server per cluster writes the objects' status: the Lease holder.
+	elector := crd.NewElector(crd.ElectorOptions{
+		Client: dyn, Namespace: cfg.StatusLeaseNamespace, Name: cfg.StatusLeaseName, Identity: cfg.NodeName, Logger: clog,
+	})
+	status := crd.NewStatusWriter(crd.StatusOptions{Source: src, Client: dyn, Limits: limits, Logger: clog})
 	log.Info("strategies from Kubernetes custom resources; strategy writes through the HTTP API are refused")
 	return strategySource{
 		store: src, changes: src,
-		run:    []component{{"strategy custom resources", src.Run}},
+		run: []component{
+			{"strategy custom resources", src.Run},
+			{"strategy status lease", func(ctx context.Context) error { return elector.Run(ctx, status.Lead) }},
+		},
 		checks: []health.Check{{Name: "strategy custom resources", Probe: src.Health}},
 	}, nil
 }
