@@ -140,6 +140,18 @@ func TestStrategiesFromCustomResources(t *testing.T) {
 		}
 	})
 
+	t.Run("an API server restart loses no entry", func(t *testing.T) {
+		f.cp.StopAPIServer()
+		// Served from the caches meanwhile.
+		waitWinners(t, srv, []string{strconv.Itoa(upfPID) + "=" + own, strconv.Itoa(rivalPID) + "=pin-rival"}, "entries with the API server down")
+		f.cp.StartAPIServer()
+		applyStrategy(t, dyn, nsA, "after-restart", map[string]any{"order": int64(-1), "executionTime": int64(1000), "commandRegex": "^upf"})
+		waitWinners(t, srv, []string{strconv.Itoa(upfPID) + "=" + nsA + "_after-restart", strconv.Itoa(rivalPID) + "=pin-rival"}, "a change after the restart")
+		if err := dyn.Resource(v1alpha1.Namespaced).Namespace(nsA).Delete(t.Context(), "after-restart", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	// Deleting the objects takes their entries away.
 	if err := dyn.Resource(v1alpha1.Namespaced).Namespace(nsA).Delete(t.Context(), "boost", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
