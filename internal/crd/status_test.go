@@ -27,8 +27,14 @@ type statusServer struct {
 
 func startStatusServer(t *testing.T, dyn dynamic.Interface, identity string) *statusServer {
 	t.Helper()
+	return startStatusServerIn(t, dyn, "default", identity)
+}
+
+// startStatusServerIn is startStatusServer with the Lease in namespace ns.
+func startStatusServerIn(t *testing.T, dyn dynamic.Interface, ns, identity string) *statusServer {
+	t.Helper()
 	src := New(Options{Client: dyn})
-	el := NewElector(ElectorOptions{Client: dyn, Namespace: "default", Name: "bss-api-strategy-status", Identity: identity, Duration: 2 * time.Second})
+	el := NewElector(ElectorOptions{Client: dyn, Namespace: ns, Name: "bss-api-strategy-status", Identity: identity, Duration: 2 * time.Second})
 	w := NewStatusWriter(StatusOptions{Source: src, Client: dyn})
 	ctx, cancel := context.WithCancel(t.Context())
 	s := &statusServer{}
@@ -53,7 +59,12 @@ func startStatusServer(t *testing.T, dyn dynamic.Interface, identity string) *st
 
 func leaseHolder(t *testing.T, dyn dynamic.Interface) string {
 	t.Helper()
-	l, err := dyn.Resource(leases).Namespace("default").Get(t.Context(), "bss-api-strategy-status", metav1.GetOptions{})
+	return leaseHolderIn(t, dyn, "default")
+}
+
+func leaseHolderIn(t *testing.T, dyn dynamic.Interface, ns string) string {
+	t.Helper()
+	l, err := dyn.Resource(leases).Namespace(ns).Get(t.Context(), "bss-api-strategy-status", metav1.GetOptions{})
 	if err != nil {
 		return ""
 	}

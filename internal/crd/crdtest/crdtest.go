@@ -32,18 +32,38 @@ func Files(t testing.TB) []string {
 	return files
 }
 
-// Read decodes one YAML file of one object.
+// Read decodes the first object of a YAML file.
 func Read(t testing.TB, file string) *unstructured.Unstructured {
+	t.Helper()
+	return ReadAll(t, file)[0]
+}
+
+// ReadAll decodes every object of a YAML file; it fails the test when
+// there is none.
+func ReadAll(t testing.TB, file string) []*unstructured.Unstructured {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var u unstructured.Unstructured
-	if err := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096).Decode(&u.Object); err != nil && !errors.Is(err, io.EOF) {
-		t.Fatalf("%s: %v", file, err)
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		var u unstructured.Unstructured
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, &u)
+		}
 	}
-	return &u
+	if len(objs) == 0 {
+		t.Fatalf("%s: no object", file)
+	}
+	return objs
 }
 
 // crdResource is apiextensions.k8s.io/v1 customresourcedefinitions.
