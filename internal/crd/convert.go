@@ -20,12 +20,11 @@ import (
 // object is one custom resource as the resolver needs it: where it sorts
 // and what it means.
 type object struct {
-	order      int32
-	cluster    bool
-	namespace  string
-	name       string
-	strategy   strategy.Strategy
-	generation int64
+	order     int32
+	cluster   bool
+	namespace string
+	name      string
+	strategy  strategy.Strategy
 }
 
 // StrategyName is the name a strategy of an object carries in GET
@@ -49,7 +48,7 @@ func fromNamespaced(u *unstructured.Unstructured) (object, error) {
 	st := fromSpec(s.Spec)
 	st.Name = StrategyName(s.Namespace, s.Name)
 	st.Namespaces = []string{s.Namespace}
-	return object{order: s.Spec.Order, namespace: s.Namespace, name: s.Name, strategy: st, generation: s.Generation}, nil
+	return object{order: s.Spec.Order, namespace: s.Namespace, name: s.Name, strategy: st}, nil
 }
 
 // fromCluster converts a ClusterSchedulingStrategy.
@@ -64,7 +63,7 @@ func fromCluster(u *unstructured.Unstructured) (object, error) {
 	if s.Spec.PID > 0 {
 		st.PID = uint32(s.Spec.PID)
 	}
-	return object{order: s.Spec.Order, cluster: true, name: s.Name, strategy: st, generation: s.Generation}, nil
+	return object{order: s.Spec.Order, cluster: true, name: s.Name, strategy: st}, nil
 }
 
 // fromSpec converts the fields both kinds share. Values the API server's
