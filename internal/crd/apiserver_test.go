@@ -223,3 +223,42 @@ func TestSourceFollowsObjects(t *testing.T) {
 		t.Errorf("Replace: %v, want a refusal naming kubectl", err)
 	}
 }
+
+// TestExplainDocuments reads the OpenAPI v3 document kubectl explain
+// reads: the API server publishes every field's description.
+func TestExplainDocuments(t *testing.T) {
+	cp := testenv.StartControlPlane(t)
+	crdtest.Install(t, cp.Config())
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Description string `json:"description"`
+					Properties  map[string]struct {
+						Description string `json:"description"`
+					} `json:"properties"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	path := "/openapi/v3/apis/" + v1alpha1.Group + "/" + v1alpha1.Version
+	waitFor(t, "the published schema", func() bool {
+		raw, err := cp.Client().CoreV1().RESTClient().Get().AbsPath(path).DoRaw(t.Context())
+		return err == nil && json.Unmarshal(raw, &doc) == nil && len(doc.Components.Schemas) > 0
+	})
+	for _, kind := range []string{v1alpha1.KindNamespaced, v1alpha1.KindCluster} {
+		s, ok := doc.Components.Schemas["io.bss-api.scheduling.v1alpha1."+kind]
+		if !ok {
+			t.Fatalf("%s not published in %s", kind, path)
+		}
+		spec := s.Properties["spec"]
+		if spec.Description == "" || len(spec.Properties) < 7 {
+			t.Fatalf("%s spec: %+v", kind, spec)
+		}
+		for name, p := range spec.Properties {
+			if p.Description == "" {
+				t.Errorf("%s spec.%s: no description published", kind, name)
+			}
+		}
+	}
+}
