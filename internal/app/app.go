@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -159,11 +160,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// What strategy inputs may cost: held to every write and preview, and
 	// to the stored set the resolver loads (what breaks them is skipped).
 	limits := strategyLimits(cfg)
+	// Strategies are read from the store, or from the custom resources
+	// (--strategy-source=kubernetes), which refuse writes.
+	source, err := newStrategySource(cfg, kc, st, limits, log)
+	if err != nil {
+		return err
+	}
 	resolver := strategy.NewResolver(strategy.ResolverOptions{
-		Store:    st.Strategies(),
+		Store:    source.store,
 		Views:    view,
 		Watcher:  index,
-		Changes:  st.Changes(),
+		Changes:  source.changes,
 		Node:     cfg.NodeName,
 		Limits:   limits,
 		Debounce: 5 * time.Millisecond,
@@ -171,12 +178,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Now:      now,
 	})
 	strategies := strategy.NewService(strategy.ServiceOptions{
-		Store:       st.Strategies(),
+		Store:       source.store,
 		Resolver:    resolver,
 		Limits:      limits,
 		Resolutions: cfg.MaxConcurrentPreviews,
 		Node:        cfg.NodeName,
-		Shared:      st.Shared(),
+		Shared:      source.shared,
 		Admit:       index,
 		Audit:       trail,
 		Logger:      log.With("component", "strategy"),
@@ -201,7 +208,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 		SchedulerTokens: tokenIssuer(schedTokens),
 		TokenLimits:     httpapi.TokenLimits{PerSecond: cfg.TokenRate, Burst: cfg.TokenBurst},
-		Checks: []health.Check{
+		Checks: append([]health.Check{
 			metricsCheck(recorder, now, cfg.MetricsStaleness),
 			{Name: "store", Critical: true, Probe: st.Health},
 			{Name: "processes", Critical: true, Probe: func(ctx context.Context) health.Report {
@@ -213,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			resolutionCheck(resolver),
 			{Name: "kubernetes", Probe: meta.Health},
 			{Name: "strategies", Probe: resolver.Health},
-		},
+		}, source.checks...),
 		Version:          buildinfo.Version(),
 		Node:             cfg.NodeName,
 		Now:              now,
@@ -282,7 +289,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"sources", append([]component{
 			{"process index", index.Run},
 			{"pod metadata (" + meta.Mode() + ")", meta.Run},
-		}, authComponents...)},
+		}, slices.Concat(authComponents, source.run)...)},
 		{"resolution", []component{
 			{"pod view", view.Run},
 			{"strategy resolver", resolver.Run},

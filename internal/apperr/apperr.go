@@ -16,6 +16,9 @@ type Code string
 const (
 	Invalid  Code = "invalid"   // the caller sent something that breaks a rule
 	NotFound Code = "not_found" // the named thing does not exist
+	// Conflict: the request cannot be done in the server's current
+	// configuration, such as a write to strategies kept elsewhere.
+	Conflict Code = "conflict"
 	TooLarge Code = "too_large" // the request body is over the limit
 	Timeout  Code = "timeout"   // the request did not arrive in time (a body too slow)
 	// Unauthenticated: no credential, or one that does not check out.

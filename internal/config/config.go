@@ -68,6 +68,7 @@ type Config struct {
 	Resources
 	Readiness
 	Watch
+	Source
 
 	ShowVersion bool
 }
@@ -107,6 +108,7 @@ func Default() Config {
 		Readiness:         defaultReadiness(),
 		Resources:         defaultResources(),
 		Watch:             defaultWatch(),
+		Source:            defaultSource(),
 	}
 }
 
@@ -185,6 +187,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Config, er
 	cfg.resourceFlags(fs)
 	cfg.readinessFlags(fs)
 	cfg.watchFlags(fs)
+	cfg.sourceFlags(fs)
 	cfg.priorityFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 
@@ -314,6 +317,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateWatch(); err != nil {
+		return err
+	}
+	if err := c.validateSource(c.KubeMode); err != nil {
 		return err
 	}
 	if err := c.validatePriorityFormat(); err != nil {

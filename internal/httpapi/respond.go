@@ -35,6 +35,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusBadRequest
 	case apperr.NotFound:
 		return http.StatusNotFound
+	case apperr.Conflict:
+		return http.StatusConflict
 	case apperr.Unauthenticated:
 		return http.StatusUnauthorized
 	case apperr.Forbidden:

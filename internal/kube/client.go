@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 )
@@ -27,6 +29,10 @@ import (
 // concurrent use.
 type Client struct {
 	core, authn, authz *rest.RESTClient
+	// base and http build further clients on the same connection and
+	// rate limiter (Dynamic).
+	base *rest.Config
+	http *http.Client
 }
 
 // Pods lists and watches the pods of every namespace, as a clientset's
@@ -58,7 +64,7 @@ func newClient(cfg *rest.Config) (*Client, error) {
 		c.APIPath, c.GroupVersion = apiPath, &gv
 		return rest.RESTClientForConfigAndClient(c, httpClient)
 	}
-	var kc Client
+	kc := Client{base: base, http: httpClient}
 	if kc.core, err = restFor("/api", corev1.SchemeGroupVersion); err != nil {
 		return nil, err
 	}
@@ -69,6 +75,17 @@ func newClient(cfg *rest.Config) (*Client, error) {
 		return nil, err
 	}
 	return &kc, nil
+}
+
+// Dynamic returns a dynamic client on the same connection and rate
+// limiter, for the custom resources the server reads (internal/crd). It
+// registers no types, so it costs nothing until used.
+func (c *Client) Dynamic() (dynamic.Interface, error) {
+	d, err := dynamic.NewForConfigAndClient(c.base, c.http)
+	if err != nil {
+		return nil, fmt.Errorf("build the dynamic client: %w", err)
+	}
+	return d, nil
 }
 
 // Pods returns the pods of every namespace.
