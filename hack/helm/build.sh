@@ -54,8 +54,19 @@ mkdir "$tmp/mod" "$tmp/out"
   cd "$tmp/mod"
   go mod init bss-api.local/helm-build >/dev/null 2>&1
   GOFLAGS=-mod=mod go get "helm.sh/helm/v3@$HELM_VERSION" >&2
-  GOFLAGS=-mod=mod nice -n 10 go build -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+  # As helm's Makefile does: the Kubernetes version helm template and helm
+  # lint assume is the one of the client-go it is built with (v0.N -> 1.N),
+  # not the compiled-in fallback 1.20.
+  k8s=$(GOFLAGS=-mod=mod go list -m -f '{{.Version}}' k8s.io/client-go)
+  k8s=${k8s#v}
+  major=$((${k8s%%.*} + 1))
+  minor=${k8s#*.}
+  minor=${minor%%.*}
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    ldflags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=$major -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$minor"
+  done
+  GOFLAGS=-mod=mod CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "$ldflags" \
     -o "$tmp/out/helm" helm.sh/helm/v3/cmd/helm
 )
 
