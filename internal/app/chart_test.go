@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bss-api/bss-api/internal/config"
@@ -357,6 +359,68 @@ func TestChartRenderings(t *testing.T) {
 			t.Error("the default rendering grants Lease access")
 		}
 	})
+}
+
+// TestChartDryRun passes every object of every rendering (CRDs included)
+// through a server-side dry run on a real kube-apiserver. The
+// ServiceMonitor and PrometheusRule are checked against
+// testdata/monitoring-crds.yaml, the operator's schema cut down to the
+// fields the chart and a rules file use: an undeclared field is refused.
+func TestChartDryRun(t *testing.T) {
+	helm := helmBin(t)
+	cp := testenv.StartControlPlane(t)
+	applyManifests(t, cp, false, "Namespace")
+	crds, err := os.ReadFile(filepath.Join("testdata", "monitoring-crds.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyObjects(t, cp, false, decodeObjects(t, "testdata/monitoring-crds.yaml", crds))
+	waitForResources(t, cp, "monitoring.coreos.com/v1", "servicemonitors", "prometheusrules")
+
+	kinds := map[string]bool{}
+	for name, values := range chartCases(t) {
+		objs := mustRenderChart(t, helm, values)
+		if n := applyObjects(t, cp, true, objs); n != len(objs) {
+			t.Errorf("%s: %d of %d objects applied", name, n, len(objs))
+		}
+		for _, o := range objs {
+			kinds[o.GetKind()] = true
+		}
+		t.Logf("%s: %d objects accepted by the API server (dry run)", name, len(objs))
+	}
+	for _, k := range []string{"DaemonSet", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+		"ServiceMonitor", "PrometheusRule", "ConfigMap"} {
+		if !kinds[k] {
+			t.Errorf("no values file renders a %s", k)
+		}
+	}
+}
+
+// waitForResources waits until the API server serves the resources of
+// groupVersion (new CRDs take a moment to be established).
+func waitForResources(t *testing.T, cp *testenv.ControlPlane, groupVersion string, resources ...string) {
+	t.Helper()
+	disc, err := discovery.NewDiscoveryClientForConfig(cp.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := disc.ServerResourcesForGroupVersion(groupVersion)
+		served := map[string]bool{}
+		if err == nil {
+			for _, r := range list.APIResources {
+				served[r.Name] = true
+			}
+		}
+		if !slices.ContainsFunc(resources, func(r string) bool { return !served[r] }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %v not served after 30s (%v)", groupVersion, resources, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestChartArgsParse checks that the server accepts the command line of

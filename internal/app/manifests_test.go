@@ -93,7 +93,8 @@ func applyObjects(t *testing.T, cp *testenv.ControlPlane, dryRun bool, objs []*u
 		t.Fatal(err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
-	opts := metav1.PatchOptions{FieldManager: "bss-api-tests", Force: ptrTrue()}
+	// Strict: a field no schema declares is an error, not dropped.
+	opts := metav1.PatchOptions{FieldManager: "bss-api-tests", Force: ptrTrue(), FieldValidation: "Strict"}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
