@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bss-api/bss-api/internal/auth"
 	"github.com/bss-api/bss-api/internal/config"
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
@@ -266,6 +267,14 @@ func TestChartRenderings(t *testing.T) {
 		}
 		if got := sm.GetLabels()["release"]; got != "prometheus" {
 			t.Errorf("ServiceMonitor label release = %q", got)
+		}
+		scraper, err := rulePermissions(clusterRoleRules(t, objs["ClusterRole /bss-api:metrics-scraper"]))
+		if want := (auth.Permission{Verb: "get", Path: "/metrics"}); err != nil || len(scraper) != 1 || !scraper[want] {
+			t.Errorf("the scraper's ClusterRole grants %v (%v), want %v alone", permissionList(scraper), err, want)
+		}
+		if rb := objs["ClusterRoleBinding /bss-api:metrics-scraper"]; rb == nil ||
+			toJSON(rb.Object["subjects"]) != `[{"kind":"ServiceAccount","name":"prometheus-k8s","namespace":"monitoring"}]` {
+			t.Errorf("the scraper's ClusterRoleBinding = %v, want it bound to monitoring/prometheus-k8s", rb)
 		}
 		rules, err := os.ReadFile(filepath.Join(chartDir(t), "files", "alerts.yaml"))
 		if err != nil {
