@@ -44,18 +44,27 @@ func manifestObjects(t *testing.T) []*unstructured.Unstructured {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			var u unstructured.Unstructured
-			if err := dec.Decode(&u.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				t.Fatalf("%s: %v", file, err)
+		objs = append(objs, decodeObjects(t, file, b)...)
+	}
+	return objs
+}
+
+// decodeObjects reads every object of a multi-document YAML stream; name
+// names the stream in errors.
+func decodeObjects(t *testing.T, name string, b []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	for {
+		var u unstructured.Unstructured
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
 			}
-			if len(u.Object) > 0 {
-				objs = append(objs, &u)
-			}
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, &u)
 		}
 	}
 	return objs
@@ -65,6 +74,14 @@ func manifestObjects(t *testing.T) []*unstructured.Unstructured {
 // kinds (all when none), for real or as a dry run, and fails the test on
 // any rejection.
 func applyManifests(t *testing.T, cp *testenv.ControlPlane, dryRun bool, kinds ...string) int {
+	t.Helper()
+	return applyObjects(t, cp, dryRun, manifestObjects(t), kinds...)
+}
+
+// applyObjects server-side-applies those of objs of the given kinds (all
+// when none), for real or as a dry run, and fails the test on any
+// rejection. It returns how many it applied.
+func applyObjects(t *testing.T, cp *testenv.ControlPlane, dryRun bool, objs []*unstructured.Unstructured, kinds ...string) int {
 	t.Helper()
 	cfg := cp.Config()
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -76,12 +93,13 @@ func applyManifests(t *testing.T, cp *testenv.ControlPlane, dryRun bool, kinds .
 		t.Fatal(err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
-	opts := metav1.PatchOptions{FieldManager: "bss-api-tests", Force: ptrTrue()}
+	// Strict: a field no schema declares is an error, not dropped.
+	opts := metav1.PatchOptions{FieldManager: "bss-api-tests", Force: ptrTrue(), FieldValidation: "Strict"}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	n := 0
-	for _, obj := range manifestObjects(t) {
+	for _, obj := range objs {
 		if len(kinds) > 0 && !slices.Contains(kinds, obj.GetKind()) {
 			continue
 		}
@@ -189,9 +207,17 @@ func toJSON(v any) string {
 // callers grant exactly what the role table gives each role: a permission
 // the table adds or drops must reach k8s/ too.
 func TestManifestRolesMatchRoleTable(t *testing.T) {
+	checkRoleTable(t, "k8s/", "bss-api-", manifestObjects(t))
+}
+
+// checkRoleTable checks that the ClusterRoles among objs (from where)
+// named prefix+role grant exactly what the role table gives each role,
+// and that no other ClusterRole has the prefix.
+func checkRoleTable(t *testing.T, where, prefix string, objs []*unstructured.Unstructured) {
+	t.Helper()
 	roles := map[string]rbacv1.ClusterRole{}
-	for _, o := range manifestObjects(t) {
-		if o.GetKind() != "ClusterRole" || !strings.HasPrefix(o.GetName(), "bss-api-") {
+	for _, o := range objs {
+		if o.GetKind() != "ClusterRole" || !strings.HasPrefix(o.GetName(), prefix) {
 			continue
 		}
 		var cr rbacv1.ClusterRole
@@ -201,7 +227,7 @@ func TestManifestRolesMatchRoleTable(t *testing.T) {
 		roles[cr.Name] = cr
 	}
 	for _, role := range auth.Roles() {
-		name := "bss-api-" + string(role)
+		name := prefix + string(role)
 		want := map[auth.Permission]bool{}
 		for _, p := range auth.RolePermissions(role) {
 			want[p] = true
@@ -211,8 +237,8 @@ func TestManifestRolesMatchRoleTable(t *testing.T) {
 		got, err := rulePermissions(cr.Rules)
 		if !ok || err != nil || !maps.Equal(got, want) {
 			expected, _ := yaml.Marshal(map[string]any{"rules": expectedRules(role)})
-			t.Errorf("ClusterRole %s (in k8s/: %v) grants %v (%v), the role table %v; its rules should be:\n%s",
-				name, ok, permissionList(got), err, permissionList(want), expected)
+			t.Errorf("ClusterRole %s (in %s: %v) grants %v (%v), the role table %v; its rules should be:\n%s",
+				name, where, ok, permissionList(got), err, permissionList(want), expected)
 		}
 	}
 	for name := range roles {
