@@ -104,18 +104,38 @@ func TestCrashDuringRetention(t *testing.T) {
 	for _, v := range stored {
 		in[v] = true
 	}
-	// The newest samples survive: those of the last round, and of each
-	// worker, all of them from the oldest one stored on.
+	// The newest samples survive: a round's samples are all newer than an
+	// earlier round's, so once a sample of round r is stored, every
+	// acknowledged sample of the rounds after it is too (a short last
+	// round acknowledges fewer than the cap, so earlier ones stay); and of
+	// each worker in the last round, all of them from the oldest stored on.
 	last := acked[rounds-1]
 	for r := range rounds - 1 {
+		kept, any := uint64(0), false
 		for w := range workers {
-			for _, v := range acked[r][w] {
-				if in[v] {
-					t.Errorf("sample %d of round %d is stored, older than %d stored samples of the last round", v, r, len(stored))
+			if i := slices.IndexFunc(acked[r][w], func(v uint64) bool { return in[v] }); i >= 0 {
+				kept, any = acked[r][w][i], true
+				break
+			}
+		}
+		if !any {
+			continue
+		}
+		for later := r + 1; later < rounds; later++ {
+			for w := range workers {
+				for _, v := range acked[later][w] {
+					if !in[v] {
+						t.Errorf("acknowledged sample %d of round %d is missing, while sample %d of the older round %d is stored", v, later, kept, r)
+					}
 				}
 			}
 		}
 	}
+	n := 0
+	for _, vs := range last {
+		n += len(vs)
+	}
+	t.Logf("the last round acknowledged %d samples; %d stored in all", n, len(stored))
 	for w, vs := range last {
 		first := slices.IndexFunc(vs, func(v uint64) bool { return in[v] })
 		if len(vs) > 0 && first < 0 {
