@@ -111,14 +111,14 @@ func TestCrashDuringRetention(t *testing.T) {
 	// each worker in the last round, all of them from the oldest stored on.
 	last := acked[rounds-1]
 	for r := range rounds - 1 {
-		kept, any := uint64(0), false
+		kept, found := uint64(0), false
 		for w := range workers {
 			if i := slices.IndexFunc(acked[r][w], func(v uint64) bool { return in[v] }); i >= 0 {
-				kept, any = acked[r][w][i], true
+				kept, found = acked[r][w][i], true
 				break
 			}
 		}
-		if !any {
+		if !found {
 			continue
 		}
 		for later := r + 1; later < rounds; later++ {
