@@ -1,0 +1,41 @@
+package fanout
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// at is the p-quantile of sorted d (nearest rank).
+func at[T any](sorted []T, p float64) T {
+	i := int(p*float64(len(sorted))+0.999999) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// Write prints the result as docs/performance.md quotes it.
+func (r Result) Write(w io.Writer) {
+	fmt.Fprintf(w, "fan-out: %d servers, %d ClusterSchedulingStrategy objects (%d bytes each as JSON), %d changes of one object\n",
+		r.Servers, r.Strategies, r.ObjectBytes, r.Changes)
+	fmt.Fprintf(w, "startup: all servers ready in %s; kube-apiserver CPU %.2fs\n",
+		r.Startup.Round(time.Millisecond), r.StartupAPIServerC.Seconds())
+	if len(r.Latency) > 0 {
+		fmt.Fprintf(w, "change -> GET reflects it, %d samples (servers x changes): p50 %s  p99 %s  max %s\n",
+			len(r.Latency), ms(at(r.Latency, 0.50)), ms(at(r.Latency, 0.99)), ms(r.Latency[len(r.Latency)-1]))
+	}
+	if len(r.Update) > 0 {
+		u := slices.Sorted(slices.Values(r.Update))
+		fmt.Fprintf(w, "update request itself: p50 %s  max %s\n", ms(at(u, 0.50)), ms(u[len(u)-1]))
+	}
+	fmt.Fprintf(w, "kube-apiserver CPU during the changes: %.2fs over %s wall\n",
+		r.APIServerCPU.Seconds(), r.Measured.Round(time.Millisecond))
+	if len(r.RSS) > 0 {
+		s := slices.Sorted(slices.Values(r.RSS))
+		fmt.Fprintf(w, "server VmRSS: min %.1f MiB  median %.1f MiB  max %.1f MiB\n",
+			mib(s[0]), mib(at(s, 0.50)), mib(s[len(s)-1]))
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
