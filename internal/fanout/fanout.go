@@ -11,10 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/bss-api/bss-api/internal/crd"
 	"github.com/bss-api/bss-api/internal/crd/v1alpha1"
 )
 
@@ -58,6 +56,7 @@ type Options struct {
 type Result struct {
 	Servers, Strategies, Changes int
 	Startup                      time.Duration // from the first start to all ready
+	Settled                      time.Duration // from the first start to every status written
 	// Latency holds, per server and change, the time from just before the
 	// update request to that server's GET answering with the new value.
 	Latency           []time.Duration
@@ -67,6 +66,7 @@ type Result struct {
 	RSS               []int64         // each server's VmRSS after the changes, bytes
 	PID               int             // the PID the strategies target (this process)
 	ObjectBytes       int             // JSON size of the target object as the API server returned it
+	MeanObjectBytes   int             // mean JSON size of all objects once their status is written
 	StartupAPIServerC time.Duration   // kube-apiserver's CPU time from the first start to all ready
 }
 
@@ -95,6 +95,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.Ready <= 0 {
+		o.Ready = 10 * time.Minute
+	}
 	res := Result{Servers: o.Servers, Strategies: o.Strategies, Changes: o.Changes, PID: os.Getpid()}
 	nodes := make([]string, o.Servers)
 	for i := range nodes {
@@ -120,10 +123,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	res.Startup = time.Since(start)
+	fmt.Fprintf(o.Log, "%d servers ready in %s\n", o.Servers, res.Startup.Round(time.Millisecond))
+	// The Lease holder then writes every object's status once; each
+	// write is a watch event for every server. Measure after that.
+	if res.MeanObjectBytes, err = waitSettled(ctx, objs, o.Ready); err != nil {
+		return res, err
+	}
+	res.Settled = time.Since(start)
 	if cpu1, err := cpuTime(o.APIServer); err == nil {
 		res.StartupAPIServerC = cpu1 - cpu0
 	}
-	fmt.Fprintf(o.Log, "%d servers ready in %s\n", o.Servers, res.Startup.Round(time.Millisecond))
+	fmt.Fprintf(o.Log, "every object's status written %s after the first start\n", res.Settled.Round(time.Millisecond))
 
 	if err := measure(ctx, o, servers, hc, &res); err != nil {
 		return res, err
@@ -145,14 +155,43 @@ func createObjects(ctx context.Context, objs dynamic.NamespaceableResourceInterf
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", targetName, err)
 	}
+	if target, err = accept(ctx, objs, target); err != nil {
+		return nil, err
+	}
 	for i := 1; i < strategies; i++ {
 		name := fmt.Sprintf("fanout-filler-%05d", i)
 		node := nodes[i%len(nodes)]
-		if _, err := objs.Create(ctx, clusterStrategy(name, 1, int64(1_000_000+i), pid, []string{node}), metav1.CreateOptions{}); err != nil {
+		u, err := objs.Create(ctx, clusterStrategy(name, 1, int64(1_000_000+i), pid, []string{node}), metav1.CreateOptions{})
+		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		if _, err := accept(ctx, objs, u); err != nil {
+			return nil, err
 		}
 	}
 	return target, nil
+}
+
+// accept writes the status the Lease holder would write for a valid
+// object, so the servers start on settled objects: the holder's first
+// pass then writes nothing, and the measurement sees one status write
+// per change (a second watch event per server) and no backlog.
+func accept(ctx context.Context, objs dynamic.NamespaceableResourceInterface, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	gen := u.GetGeneration()
+	u = u.DeepCopy()
+	u.Object["status"] = map[string]any{
+		"observedGeneration": gen,
+		"conditions": []any{map[string]any{
+			"type": v1alpha1.ConditionAccepted, "status": string(metav1.ConditionTrue), "reason": crd.ReasonValid,
+			"message": "every server applies it", "observedGeneration": gen,
+			"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+		}},
+	}
+	out, err := objs.UpdateStatus(ctx, u, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: %w", u.GetName(), err)
+	}
+	return out, nil
 }
 
 func clusterStrategy(name string, order, slice int64, pid int, nodes []string) *unstructured.Unstructured {
@@ -170,6 +209,44 @@ func clusterStrategy(name string, order, slice int64, pid int, nodes []string) *
 	}}
 }
 
+// waitSettled waits until the status of every object is written for its
+// generation (status.observedGeneration), polling every second.
+// It returns the objects' mean size as JSON.
+func waitSettled(ctx context.Context, objs dynamic.NamespaceableResourceInterface, limit time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		list, err := objs.List(ctx, metav1.ListOptions{})
+		pending := 0
+		if err == nil {
+			for _, o := range list.Items {
+				g, _, _ := unstructured.NestedInt64(o.Object, "status", "observedGeneration")
+				if g != o.GetGeneration() {
+					pending++
+				}
+			}
+			if pending == 0 {
+				return meanSize(list.Items), nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("status of %d objects not written (last error: %v): %w", pending, err, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func meanSize(items []unstructured.Unstructured) int {
+	total := 0
+	for i := range items {
+		if b, err := items[i].MarshalJSON(); err == nil {
+			total += len(b)
+		}
+	}
+	return total / max(1, len(items))
+}
+
 // sliceMark is how the target's executionTime appears in a GET answer.
 func sliceMark(slice int64) string { return fmt.Sprintf(`"execution_time":%d`, slice) }
 
@@ -184,11 +261,7 @@ func startAll(ctx context.Context, o Options, nodes []string, hc *http.Client) (
 		}
 		servers = append(servers, s)
 	}
-	ready := o.Ready
-	if ready <= 0 {
-		ready = 5 * time.Minute
-	}
-	rctx, cancel := context.WithTimeout(ctx, ready)
+	rctx, cancel := context.WithTimeout(ctx, o.Ready)
 	defer cancel()
 	errs := make([]error, len(servers))
 	var wg sync.WaitGroup
@@ -252,111 +325,6 @@ func measure(ctx context.Context, o Options, servers []*server, hc *http.Client,
 	}
 	res.Latency = w.latencies()
 	return nil
-}
-
-// watchers follows every server's GET strategies with held requests and
-// records when each first answers with the current change's value.
-type watchers struct {
-	round  atomic.Int64 // the change being measured
-	mu     sync.Mutex
-	start  []time.Time
-	seen   [][]time.Duration // [change][server], 0 until seen
-	left   []int             // per change, servers yet to see it
-	notify chan struct{}     // a server saw a change
-}
-
-func newWatchers(servers, changes int) *watchers {
-	w := &watchers{start: make([]time.Time, changes), seen: make([][]time.Duration, changes),
-		left: make([]int, changes), notify: make(chan struct{}, 1)}
-	for r := range changes {
-		w.seen[r] = make([]time.Duration, servers)
-		w.left[r] = servers
-	}
-	w.round.Store(-1)
-	return w
-}
-
-func (w *watchers) setStart(r int, t time.Time) {
-	w.mu.Lock()
-	w.start[r] = t
-	w.mu.Unlock()
-}
-
-// watch long-polls server i (?wait=30s with If-None-Match) until ctx ends.
-func (w *watchers) watch(ctx context.Context, hc *http.Client, s *server, i int) {
-	etag := ""
-	for ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url(strategiesPath+"?wait=30s"), nil)
-		if err != nil {
-			return
-		}
-		if etag != "" {
-			req.Header.Set("If-None-Match", etag)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-			continue
-		}
-		at := time.Now()
-		body, err := readBody(resp)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			continue // 304 after the wait: ask again
-		}
-		etag = resp.Header.Get("ETag")
-		if r := int(w.round.Load()); r >= 0 && strings.Contains(body, sliceMark(int64(baseSlice+1+r))) {
-			w.saw(r, i, at)
-		}
-	}
-}
-
-func (w *watchers) saw(r, i int, at time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.seen[r][i] != 0 {
-		return
-	}
-	w.seen[r][i] = max(at.Sub(w.start[r]), time.Nanosecond)
-	w.left[r]--
-	select {
-	case w.notify <- struct{}{}:
-	default:
-	}
-}
-
-// waitAll waits until every server has seen change r.
-func (w *watchers) waitAll(ctx context.Context, r int, timeout time.Duration) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		w.mu.Lock()
-		left := w.left[r]
-		w.mu.Unlock()
-		if left == 0 {
-			return nil
-		}
-		select {
-		case <-w.notify:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C:
-			return fmt.Errorf("%d servers did not reflect it within %s", left, timeout)
-		}
-	}
-}
-
-func (w *watchers) latencies() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var all []time.Duration
-	for _, row := range w.seen {
-		all = append(all, row...)
-	}
-	slices.Sort(all)
-	return all
 }
 
 func readBody(resp *http.Response) (string, error) {

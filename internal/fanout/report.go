@@ -15,10 +15,10 @@ func at[T any](sorted []T, p float64) T {
 
 // Write prints the result as docs/performance.md quotes it.
 func (r Result) Write(w io.Writer) {
-	fmt.Fprintf(w, "fan-out: %d servers, %d ClusterSchedulingStrategy objects (%d bytes each as JSON), %d changes of one object\n",
-		r.Servers, r.Strategies, r.ObjectBytes, r.Changes)
-	fmt.Fprintf(w, "startup: all servers ready in %s; kube-apiserver CPU %.2fs\n",
-		r.Startup.Round(time.Millisecond), r.StartupAPIServerC.Seconds())
+	fmt.Fprintf(w, "fan-out: %d servers, %d ClusterSchedulingStrategy objects (mean %d bytes as JSON with status; the changed one %d), %d changes of one object\n",
+		r.Servers, r.Strategies, r.MeanObjectBytes, r.ObjectBytes, r.Changes)
+	fmt.Fprintf(w, "startup: all servers ready in %s, every status written in %s; kube-apiserver CPU %.2fs\n",
+		r.Startup.Round(time.Millisecond), r.Settled.Round(time.Millisecond), r.StartupAPIServerC.Seconds())
 	if len(r.Latency) > 0 {
 		fmt.Fprintf(w, "change -> GET reflects it, %d samples (servers x changes): p50 %s  p99 %s  max %s\n",
 			len(r.Latency), ms(at(r.Latency, 0.50)), ms(at(r.Latency, 0.99)), ms(r.Latency[len(r.Latency)-1]))

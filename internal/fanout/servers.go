@@ -77,7 +77,7 @@ func startServer(bin, dir, node, kubeconfig string) (*server, error) {
 
 func (s *server) url(path string) string { return "http://" + s.addr + path }
 
-// waitBody polls GET path every 50 ms until it answers 200 with a body
+// waitBody polls GET path every 250 ms until it answers 200 with a body
 // containing want, the server exits, or ctx ends.
 func (s *server) waitBody(ctx context.Context, hc *http.Client, path, want string) error {
 	for {
@@ -97,7 +97,7 @@ func (s *server) waitBody(ctx context.Context, hc *http.Client, path, want strin
 			return fmt.Errorf("bss-api for %s exited: %v (log: %s)", s.node, err, s.log)
 		case <-ctx.Done():
 			return fmt.Errorf("bss-api for %s not ready: %w (log: %s)", s.node, ctx.Err(), s.log)
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
