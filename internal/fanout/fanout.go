@@ -59,9 +59,15 @@ type Result struct {
 	Settled                      time.Duration // from the first start to every status written
 	// Latency holds, per server and change, the time from just before the
 	// update request to that server's GET answering with the new value.
-	Latency           []time.Duration
+	Latency []time.Duration
+	// AfterWrite is the same from the end of the update request (the
+	// API server has stored the change): negative when a server saw it
+	// before the client had the answer.
+	AfterWrite        []time.Duration
 	Update            []time.Duration // the update requests' own latency
 	APIServerCPU      time.Duration   // kube-apiserver's CPU time during the changes
+	ServersCPU        time.Duration   // all servers' CPU time during the changes
+	IdleServersCPU    float64         // all servers' CPU, in cores, over 2 s before the changes
 	Measured          time.Duration   // wall time of the changes
 	RSS               []int64         // each server's VmRSS after the changes, bytes
 	PID               int             // the PID the strategies target (this process)
@@ -298,10 +304,14 @@ func measure(ctx context.Context, o Options, servers []*server, hc *http.Client,
 	for i, s := range servers {
 		wg.Go(func() { w.watch(wctx, hc, s, i) })
 	}
-	// Let every watcher hold its first request before the first change.
-	time.Sleep(500 * time.Millisecond)
+	// Let every watcher hold its first request before the first change,
+	// and take the servers' idle CPU meanwhile.
+	idle0, idleStart := serversCPU(servers), time.Now()
+	time.Sleep(2 * time.Second)
+	res.IdleServersCPU = float64(serversCPU(servers)-idle0) / float64(time.Since(idleStart))
 	objs := o.Client.Resource(v1alpha1.Cluster)
 	cpu0, cerr := cpuTime(o.APIServer)
+	srv0 := serversCPU(servers)
 	begin := time.Now()
 	for r := range o.Changes {
 		// A merge patch, not an update: the status writer changes the
@@ -320,10 +330,11 @@ func measure(ctx context.Context, o Options, servers []*server, hc *http.Client,
 		time.Sleep(gap)
 	}
 	res.Measured = time.Since(begin)
+	res.ServersCPU = serversCPU(servers) - srv0
 	if cpu1, err := cpuTime(o.APIServer); err == nil && cerr == nil {
 		res.APIServerCPU = cpu1 - cpu0
 	}
-	res.Latency = w.latencies()
+	res.Latency, res.AfterWrite = w.latencies(res.Update)
 	return nil
 }
 

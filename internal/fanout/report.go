@@ -23,12 +23,17 @@ func (r Result) Write(w io.Writer) {
 		fmt.Fprintf(w, "change -> GET reflects it, %d samples (servers x changes): p50 %s  p99 %s  max %s\n",
 			len(r.Latency), ms(at(r.Latency, 0.50)), ms(at(r.Latency, 0.99)), ms(r.Latency[len(r.Latency)-1]))
 	}
+	if a := r.AfterWrite; len(a) > 0 {
+		fmt.Fprintf(w, "the same from the end of the update request: p50 %s  p99 %s  max %s\n",
+			ms(at(a, 0.50)), ms(at(a, 0.99)), ms(a[len(a)-1]))
+	}
 	if len(r.Update) > 0 {
 		u := slices.Sorted(slices.Values(r.Update))
 		fmt.Fprintf(w, "update request itself: p50 %s  max %s\n", ms(at(u, 0.50)), ms(u[len(u)-1]))
 	}
-	fmt.Fprintf(w, "kube-apiserver CPU during the changes: %.2fs over %s wall\n",
-		r.APIServerCPU.Seconds(), r.Measured.Round(time.Millisecond))
+	fmt.Fprintf(w, "CPU during the changes: kube-apiserver %.2fs, all servers %.2fs, over %s wall\n",
+		r.APIServerCPU.Seconds(), r.ServersCPU.Seconds(), r.Measured.Round(time.Millisecond))
+	fmt.Fprintf(w, "all servers idle, before the changes: %.2f cores\n", r.IdleServersCPU)
 	if len(r.RSS) > 0 {
 		s := slices.Sorted(slices.Values(r.RSS))
 		fmt.Fprintf(w, "server VmRSS: min %.1f MiB  median %.1f MiB  max %.1f MiB\n",

@@ -154,3 +154,14 @@ func cpuTime(pid int) (time.Duration, error) {
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
+
+// serversCPU is the CPU time the servers have used in all.
+func serversCPU(servers []*server) time.Duration {
+	var sum time.Duration
+	for _, s := range servers {
+		if d, err := cpuTime(s.cmd.Process.Pid); err == nil {
+			sum += d
+		}
+	}
+	return sum
+}

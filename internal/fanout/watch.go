@@ -105,13 +105,20 @@ func (w *watchers) waitAll(ctx context.Context, r int, timeout time.Duration) er
 	}
 }
 
-func (w *watchers) latencies() []time.Duration {
+// latencies returns, sorted, every server's latency per change from its
+// start, and from the end of its write (update[r]).
+func (w *watchers) latencies(update []time.Duration) (fromStart, afterWrite []time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var all []time.Duration
-	for _, row := range w.seen {
-		all = append(all, row...)
+	for r, row := range w.seen {
+		for _, d := range row {
+			fromStart = append(fromStart, d)
+			if r < len(update) {
+				afterWrite = append(afterWrite, d-update[r])
+			}
+		}
 	}
-	slices.Sort(all)
-	return all
+	slices.Sort(fromStart)
+	slices.Sort(afterWrite)
+	return fromStart, afterWrite
 }
