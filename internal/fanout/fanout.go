@@ -85,7 +85,7 @@ func (o Options) check() error {
 	case o.Changes < 1:
 		return fmt.Errorf("changes must be at least 1, not %d", o.Changes)
 	case o.Bin == "" || o.Dir == "" || o.Kubeconfig == "" || o.Client == nil:
-		return errors.New("Bin, Dir, Kubeconfig and Client are required")
+		return errors.New("the options Bin, Dir, Kubeconfig and Client are required")
 	}
 	return nil
 }
@@ -237,7 +237,7 @@ func waitSettled(ctx context.Context, objs dynamic.NamespaceableResourceInterfac
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("status of %d objects not written (last error: %v): %w", pending, err, ctx.Err())
+			return 0, fmt.Errorf("status of %d objects not written (last error: %w): %w", pending, err, ctx.Err())
 		case <-time.After(time.Second):
 		}
 	}
@@ -260,8 +260,9 @@ func sliceMark(slice int64) string { return fmt.Sprintf(`"execution_time":%d`, s
 // target's initial value. It returns the servers started, even on error.
 func startAll(ctx context.Context, o Options, nodes []string, hc *http.Client) ([]*server, error) {
 	servers := make([]*server, 0, len(nodes))
+	port := 24000 + os.Getpid()%4000 // apart from a concurrent run's
 	for _, node := range nodes {
-		s, err := startServer(o.Bin, o.Dir, node, o.Kubeconfig)
+		s, err := startServer(o.Bin, o.Dir, node, o.Kubeconfig, &port)
 		if err != nil {
 			return servers, err
 		}

@@ -37,16 +37,31 @@ func BuildServer(ctx context.Context, root, dir string) (string, error) {
 	return bin, nil
 }
 
+// freePort returns the first loopback address from *port up that can be
+// listened on, and moves *port past it. The ports start below Linux's
+// ephemeral range, so the servers' own outgoing connections cannot take
+// one between this check and the server's listen.
+func freePort(port *int) (string, error) {
+	for ; *port < 32768; *port++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port))
+		if err == nil {
+			addr := ln.Addr().String()
+			_ = ln.Close()
+			*port++
+			return addr, nil
+		}
+	}
+	return "", errors.New("no free loopback port below 32768")
+}
+
 // startServer starts bss-api for node on a free loopback port, reading
 // strategies from the custom resources through kubeconfig. It does not
 // wait for the server to be ready.
-func startServer(bin, dir, node, kubeconfig string) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func startServer(bin, dir, node, kubeconfig string, port *int) (*server, error) {
+	addr, err := freePort(port)
 	if err != nil {
-		return nil, fmt.Errorf("pick a port: %w", err)
+		return nil, err
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	data := filepath.Join(dir, node)
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
@@ -94,7 +109,7 @@ func (s *server) waitBody(ctx context.Context, hc *http.Client, path, want strin
 		select {
 		case err := <-s.done:
 			s.done <- err
-			return fmt.Errorf("bss-api for %s exited: %v (log: %s)", s.node, err, s.log)
+			return fmt.Errorf("bss-api for %s exited: %w (log: %s)", s.node, err, s.log)
 		case <-ctx.Done():
 			return fmt.Errorf("bss-api for %s not ready: %w (log: %s)", s.node, ctx.Err(), s.log)
 		case <-time.After(250 * time.Millisecond):
