@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -131,19 +130,17 @@ func (s *server) stop() error {
 
 // rss is the resident set size of process pid in bytes (VmRSS).
 func rss(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
+	_, rest, ok := strings.Cut(string(b), "VmRSS:")
+	if !ok {
+		return 0, errors.New("no VmRSS in /proc/PID/status")
 	}
-	return 0, errors.New("no VmRSS in /proc/PID/status")
+	line, _, _ := strings.Cut(rest, "\n")
+	kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(line), " kB"), 10, 64)
+	return kb << 10, err
 }
 
 // cpuTime is the user plus system CPU time process pid has used, from
