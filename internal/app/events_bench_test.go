@@ -69,23 +69,10 @@ func BenchmarkExecToStrategies(b *testing.B) {
 				srv.until(b, func(pids map[int]bool) bool { return !pids[pid] })
 				exits = append(exits, time.Since(start))
 			}
-			reportMs(b, "exec", execs)
-			reportMs(b, "exit", exits)
+			testenv.ReportPercentiles(b, "exec", execs)
+			testenv.ReportPercentiles(b, "exit", exits)
 		})
 	}
-}
-
-func reportMs(b *testing.B, what string, ds []time.Duration) {
-	b.Helper()
-	if len(ds) == 0 {
-		return
-	}
-	slices.Sort(ds)
-	at := func(p float64) float64 {
-		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(at(0.5), what+"-p50-ms")
-	b.ReportMetric(at(0.99), what+"-p99-ms")
 }
 
 // benchServer is the server run for a benchmark, read with a plain client.

@@ -70,24 +70,10 @@ func BenchmarkEventsExecExit(b *testing.B) {
 				})
 				exits = append(exits, time.Since(start))
 			}
-			reportPercentiles(b, "exec", execs)
-			reportPercentiles(b, "exit", exits)
+			testenv.ReportPercentiles(b, "exec", execs)
+			testenv.ReportPercentiles(b, "exit", exits)
 		})
 	}
-}
-
-func reportPercentiles(b *testing.B, what string, ds []time.Duration) {
-	b.Helper()
-	if len(ds) == 0 {
-		return
-	}
-	slices.Sort(ds)
-	at := func(p float64) float64 {
-		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(at(0.50), what+"-p50-ms")
-	b.ReportMetric(at(0.99), what+"-p99-ms")
-	b.ReportMetric(float64(ds[len(ds)-1].Microseconds())/1000, what+"-max-ms")
 }
 
 // BenchmarkForkStorm runs a fork storm (5,000 short processes a second
