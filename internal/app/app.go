@@ -333,9 +333,13 @@ func listen(cfg config.Config, log *slog.Logger) ([]net.Listener, error) {
 // readiness gate and shuts srv down gracefully within timeout.
 func serve(ctx context.Context, srv *http.Server, lns []net.Listener, gate *health.Gate, timeout time.Duration, log *slog.Logger) error {
 	served := make(chan error, len(lns))
+	// Decided once, before any Serve: the first Serve configures HTTP/2,
+	// which gives srv a TLSConfig of its own, and a second listener
+	// reading it then would serve TLS without a certificate.
+	useTLS := srv.TLSConfig != nil
 	for _, ln := range lns {
 		go func() {
-			if srv.TLSConfig != nil {
+			if useTLS {
 				served <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
 				return
 			}
