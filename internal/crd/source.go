@@ -3,6 +3,7 @@ package crd
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
@@ -41,6 +43,21 @@ type Source struct {
 	namespaced cache.SharedIndexInformer
 	cluster    cache.SharedIndexInformer
 	version    atomic.Uint64
+
+	// Every List reads all objects again (a change to one moves the
+	// precedence of all), and converting an object walks it by
+	// reflection: about 20 allocations and most of a List's cost. So each
+	// object is converted once per resourceVersion and kept here, by UID,
+	// for as long as it is cached.
+	mu        sync.Mutex
+	converted map[types.UID]conversion
+}
+
+// conversion is an object as converted at one resourceVersion.
+type conversion struct {
+	resourceVersion string
+	obj             object
+	err             error
 }
 
 var (
@@ -143,8 +160,13 @@ func (s *Source) List(context.Context) ([]strategy.Strategy, uint64, error) {
 }
 
 // objects converts the cached objects, in precedence order. An object
-// that does not convert (the schema makes it rare) is logged and left out.
+// that does not convert (the schema makes it rare) is logged, once per
+// version, and left out.
 func (s *Source) objects() []object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.converted
+	s.converted = make(map[types.UID]conversion, len(prev))
 	var objs []object
 	for _, kind := range []struct {
 		inf  cache.SharedIndexInformer
@@ -155,12 +177,20 @@ func (s *Source) objects() []object {
 			if !ok {
 				continue
 			}
-			o, err := kind.conv(u)
-			if err != nil {
-				s.log.Warn("strategy custom resource left out", "err", err)
-				continue
+			uid, rv := u.GetUID(), u.GetResourceVersion()
+			c, ok := prev[uid]
+			if !ok || uid == "" || rv == "" || c.resourceVersion != rv {
+				c.resourceVersion = rv
+				if c.obj, c.err = kind.conv(u); c.err != nil {
+					s.log.Warn("strategy custom resource left out", "err", c.err)
+				}
 			}
-			objs = append(objs, o)
+			if uid != "" {
+				s.converted[uid] = c
+			}
+			if c.err == nil {
+				objs = append(objs, c.obj)
+			}
 		}
 	}
 	sortObjects(objs)

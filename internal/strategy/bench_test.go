@@ -111,3 +111,27 @@ func BenchmarkPreview(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReload is what a server does after one strategy of 1,000
+// changed elsewhere (one custom resource edited): read the list again,
+// check and compile it, and resolve the view.
+func BenchmarkReload(b *testing.B) {
+	const n = 1000
+	list := make([]Strategy, n)
+	for i := range list {
+		list[i] = Strategy{Name: fmt.Sprintf("s-%05d", i), ExecutionTime: uint64(1_000_000 + i), Priority: LevelPriority(1),
+			PID: 1000, Nodes: []string{fmt.Sprintf("node-%03d", i%100)}}
+	}
+	list[0].Nodes = nil
+	store := &fakeStore{list: list}
+	r := NewResolver(ResolverOptions{Store: store, Views: newSettableView(benchView(b)), Node: "node-007"})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		store.list[0].ExecutionTime = uint64(2_000_000 + i)
+		if err := r.reload(ctx); err != nil {
+			b.Fatal(err)
+		}
+		r.publish(ctx)
+	}
+}

@@ -7,6 +7,7 @@ package strategy
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 
@@ -51,6 +52,27 @@ type Strategy struct {
 	// storedBytes is then its size (see UnmarshalStored).
 	unreadable  string
 	storedBytes int
+}
+
+// Equal reports whether s and o are the same definition, down to how
+// each was written and read (the priority's form, an unreadable stored
+// row's reason).
+func (s Strategy) Equal(o Strategy) bool {
+	return s.Name == o.Name && s.Priority == o.Priority && s.ExecutionTime == o.ExecutionTime && s.PID == o.PID &&
+		s.CommandRegex == o.CommandRegex && s.Threads == o.Threads &&
+		s.unreadable == o.unreadable && s.storedBytes == o.storedBytes &&
+		slices.Equal(s.Selectors, o.Selectors) && slices.Equal(s.Namespaces, o.Namespaces) &&
+		slices.Equal(s.Nodes, o.Nodes) && equalLabelSelector(s.LabelSelector, o.LabelSelector)
+}
+
+func equalLabelSelector(a, b *metav1.LabelSelector) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return maps.Equal(a.MatchLabels, b.MatchLabels) &&
+		slices.EqualFunc(a.MatchExpressions, b.MatchExpressions, func(x, y metav1.LabelSelectorRequirement) bool {
+			return x.Key == y.Key && x.Operator == y.Operator && slices.Equal(x.Values, y.Values)
+		})
 }
 
 // compiled is a validated strategy ready to match on one node.

@@ -99,8 +99,9 @@ type Resolver struct {
 	progress chan struct{}
 
 	// Owned by Run's goroutine.
-	list      []Strategy  // as last read from the store
-	compiled  []*compiled // list, compiled
+	list      []Strategy          // as last read from the store
+	compiled  []*compiled         // list, compiled
+	prepared  map[string]prepared // by name, what the last read checked and compiled
 	bind      Bindings
 	loaded    bool   // list has been read at least once
 	covered   uint64 // the requests that list includes
@@ -268,24 +269,60 @@ func (r *Resolver) finished(target uint64, err error) {
 	r.progress = make(chan struct{})
 }
 
+// prepared is one strategy as a read checked it, and compiled it if it
+// was kept.
+type prepared struct {
+	s        Strategy
+	problems []string
+	cost     cost
+	compiled *compiled // nil: not compiled
+}
+
 // reload reads the stored strategies and compiles those that may be
-// applied (see checker.inForce).
+// applied (see checker.inForce). A strategy equal to the one of the same
+// name at the previous read is neither checked nor compiled again: when
+// one of a thousand custom resources changes, every server reads all of
+// them, and checking and compiling each again was most of that read.
 func (r *Resolver) reload(ctx context.Context) error {
 	stored, _, err := r.opts.Store.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list strategies: %w", err)
 	}
-	kept, skipped := r.check.inForce(stored)
+	prev, next := r.prepared, make(map[string]prepared, len(stored))
+	lookup := func(s Strategy) (prepared, bool) {
+		p, ok := next[s.Name]
+		if !ok || !p.s.Equal(s) {
+			p, ok = prev[s.Name]
+		}
+		return p, ok && p.s.Equal(s)
+	}
+	own := func(s Strategy) ([]string, cost) {
+		p, ok := lookup(s)
+		if !ok {
+			p = prepared{s: s}
+			p.problems, p.cost = r.check.strategy(s)
+		}
+		next[s.Name] = p
+		return p.problems, p.cost
+	}
+	kept, skipped := r.check.inForceWith(stored, own)
 	list := make([]Strategy, 0, len(kept))
 	cs := make([]*compiled, 0, len(kept))
 	for _, s := range kept {
-		c, err := compile(s, r.opts.Node)
-		if err != nil { // checked; only a bug gets here
-			skipped = append(skipped, Skipped{Name: s.Name, Reason: err.Error()})
-			continue
+		p, _ := lookup(s)
+		if p.compiled == nil {
+			p.s = s
+			c, err := compile(s, r.opts.Node)
+			if err != nil { // checked; only a bug gets here
+				skipped = append(skipped, Skipped{Name: s.Name, Reason: err.Error()})
+				continue
+			}
+			p.compiled = c
+			next[s.Name] = p
 		}
-		list, cs = append(list, s), append(cs, c)
+		list, cs = append(list, s), append(cs, p.compiled)
 	}
+	r.prepared = next
 	r.noteLoad(len(list), skipped)
 	r.list, r.compiled, r.loaded = list, cs, true
 	// Forget bindings of strategies that are gone or changed target.

@@ -328,11 +328,18 @@ type Skipped struct {
 // take the ones in force past a limit on the set. A set written through
 // this version's writes loses only strategies of the first kind.
 func (c *checker) inForce(list []Strategy) (kept []Strategy, skipped []Skipped) {
+	return c.inForceWith(list, c.strategy)
+}
+
+// inForceWith is inForce taking each strategy's own problems and cost
+// from own, which must answer as c.strategy does (the resolver answers
+// from what it checked at its previous read).
+func (c *checker) inForceWith(list []Strategy, own func(Strategy) ([]string, cost)) (kept []Strategy, skipped []Skipped) {
 	lim := c.lim
 	var sum cost
 	names := make(map[string]bool, len(list))
 	for _, s := range list {
-		ps, sc := c.strategy(s)
+		ps, sc := own(s)
 		var why string
 		switch {
 		case len(ps) > 0:
