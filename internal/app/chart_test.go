@@ -138,6 +138,8 @@ func TestChartRefuses(t *testing.T) {
 		{[]string{"auth.kubernetes.enabled=false"}, "no credential method"},
 		{[]string{"auth.clientCA.secretName=ca"}, "auth.clientCA needs auth.tls"},
 		{[]string{"serviceAccount.create=false"}, "serviceAccount.name is required"},
+		{[]string{"serviceMonitor.authorization.type=Bearer"}, "/serviceMonitor/authorization"},
+		{[]string{"serviceMonitor.authorization.credentials.name=s"}, "missing property 'key'"},
 	} {
 		_, err := renderChart(t, helm, "", c.set...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -271,6 +273,9 @@ func TestChartRenderings(t *testing.T) {
 		if got := sm.GetLabels()["release"]; got != "prometheus" {
 			t.Errorf("ServiceMonitor label release = %q", got)
 		}
+		if got := toJSON(nestedField(sm, "spec", "endpoints", "0", "bearerTokenFile")); got != `"/var/run/secrets/kubernetes.io/serviceaccount/token"` {
+			t.Errorf("ServiceMonitor bearerTokenFile = %s, want Prometheus's ServiceAccount token with auth.kubernetes", got)
+		}
 		scraper, err := rulePermissions(clusterRoleRules(t, objs["ClusterRole /bss-api:metrics-scraper"]))
 		if want := (auth.Permission{Verb: "get", Path: "/metrics"}); err != nil || len(scraper) != 1 || !scraper[want] {
 			t.Errorf("the scraper's ClusterRole grants %v (%v), want %v alone", permissionList(scraper), err, want)
@@ -319,6 +324,11 @@ func TestChartRenderings(t *testing.T) {
 		}
 		if _, ok := objs["ClusterRoleBinding /bss-api-auth-delegator"]; ok {
 			t.Error("auth-delegator binding without auth.kubernetes: TokenReview and SubjectAccessReview are never used")
+		}
+		ep := toJSON(nestedField(objs["ServiceMonitor bss-system/bss-api"], "spec", "endpoints", "0"))
+		if want := `"authorization":{"credentials":{"key":"token","name":"bss-api-prometheus"},"type":"Bearer"}`; !strings.Contains(ep, want) ||
+			strings.Contains(ep, "bearerTokenFile") {
+			t.Errorf("ServiceMonitor endpoint %s: want %s and no bearerTokenFile", ep, want)
 		}
 	})
 
