@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,5 +59,31 @@ func TestStrategyEqual(t *testing.T) {
 		if a.Equal(b) {
 			t.Errorf("%s: equal", tt.name)
 		}
+	}
+}
+
+// pidRecorder is a PIDWatcher keeping the last PIDs it was given.
+type pidRecorder struct{ pids []int }
+
+func (p *pidRecorder) WatchPIDs(pids []int) { p.pids = slices.Clone(pids) }
+
+// TestReloadWatchesEachLocalPIDOnce: the watcher reads /proc for every
+// PID it is given at every poll, so a PID targeted by many strategies is
+// given once, and PIDs of strategies for other nodes not at all.
+func TestReloadWatchesEachLocalPIDOnce(t *testing.T) {
+	list := []Strategy{
+		{Name: "a", ExecutionTime: 1000, PID: 42},
+		{Name: "b", ExecutionTime: 1000, PID: 42, Nodes: []string{testNode}},
+		{Name: "c", ExecutionTime: 1000, PID: 7},
+		{Name: "d", ExecutionTime: 1000, PID: 99, Nodes: []string{"elsewhere"}},
+		{Name: "e", ExecutionTime: 1000, Namespaces: []string{"ns"}},
+	}
+	w := &pidRecorder{}
+	r := NewResolver(ResolverOptions{Store: &fakeStore{list: list}, Views: newSettableView(nil), Watcher: w, Node: testNode})
+	if err := r.reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{7, 42}; !slices.Equal(w.pids, want) {
+		t.Errorf("watched PIDs %v, want %v", w.pids, want)
 	}
 }

@@ -328,15 +328,18 @@ func (r *Resolver) reload(ctx context.Context) error {
 	// Forget bindings of strategies that are gone or changed target.
 	keep := map[BindingKey]bool{}
 	var pids []int
-	for _, s := range list {
+	for i, s := range list {
 		keep[BindingKey{s.Name, s.PID}] = true
-		if s.PID != 0 {
+		if s.PID != 0 && !cs[i].elsewhere {
 			pids = append(pids, int(s.PID))
 		}
 	}
 	maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
 	if r.opts.Watcher != nil {
-		r.opts.Watcher.WatchPIDs(pids)
+		// Each PID once, and only this node's: the watcher reads /proc
+		// for every PID it is given at every poll.
+		slices.Sort(pids)
+		r.opts.Watcher.WatchPIDs(slices.Compact(pids))
 	}
 	return nil
 }
