@@ -88,16 +88,18 @@ func fromSpec(sp v1alpha1.StrategySpec) strategy.Strategy {
 // sortObjects puts objs in precedence order: order, then cluster-scoped
 // before namespaced, then namespace and name.
 func sortObjects(objs []object) {
-	slices.SortFunc(objs, func(a, b object) int {
-		if c := cmp.Compare(a.order, b.order); c != 0 {
-			return c
+	slices.SortFunc(objs, func(a, b object) int { return compareObjects(&a, &b) })
+}
+
+func compareObjects(a, b *object) int {
+	if c := cmp.Compare(a.order, b.order); c != 0 {
+		return c
+	}
+	if a.cluster != b.cluster {
+		if a.cluster {
+			return -1
 		}
-		if a.cluster != b.cluster {
-			if a.cluster {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
-	})
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
 }

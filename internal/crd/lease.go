@@ -32,8 +32,8 @@ type ElectorOptions struct {
 	// API server: 5,000 nodes read it 667 times a second, from the API
 	// server's watch cache.
 	Duration, Retry, Check time.Duration
-	Logger          *slog.Logger
-	Now             func() time.Time
+	Logger                 *slog.Logger
+	Now                    func() time.Time
 }
 
 // Elector holds a coordination.k8s.io Lease among the servers of a

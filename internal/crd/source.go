@@ -3,6 +3,8 @@ package crd
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +52,8 @@ type Source struct {
 	// object is converted once per resourceVersion and kept here, by UID,
 	// for as long as it is cached.
 	mu        sync.Mutex
-	converted map[types.UID]conversion
+	converted map[types.UID]*conversion
+	reads     uint64 // objects calls, to find conversions no longer cached
 }
 
 // conversion is an object as converted at one resourceVersion.
@@ -58,6 +61,7 @@ type conversion struct {
 	resourceVersion string
 	obj             object
 	err             error
+	read            uint64 // the last objects call that found it cached
 }
 
 var (
@@ -83,7 +87,9 @@ func New(opts Options) *Source {
 				return r.Watch(ctx, o)
 			},
 		}
-		return cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, opts.Resync, cache.Indexers{})
+		inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, opts.Resync, cache.Indexers{})
+		_ = inf.SetTransform(slim) // fails only once the informer runs
+		return inf
 	}
 	return &Source{log: opts.Logger, namespaced: inf(v1alpha1.Namespaced), cluster: inf(v1alpha1.Cluster)}
 }
@@ -161,13 +167,15 @@ func (s *Source) List(context.Context) ([]strategy.Strategy, uint64, error) {
 
 // objects converts the cached objects, in precedence order. An object
 // that does not convert (the schema makes it rare) is logged, once per
-// version, and left out.
-func (s *Source) objects() []object {
+// version, and left out. The objects returned are shared: read-only.
+func (s *Source) objects() []*object {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev := s.converted
-	s.converted = make(map[types.UID]conversion, len(prev))
-	var objs []object
+	if s.converted == nil {
+		s.converted = map[types.UID]*conversion{}
+	}
+	s.reads++
+	var objs []*object
 	for _, kind := range []struct {
 		inf  cache.SharedIndexInformer
 		conv func(*unstructured.Unstructured) (object, error)
@@ -178,23 +186,38 @@ func (s *Source) objects() []object {
 				continue
 			}
 			uid, rv := u.GetUID(), u.GetResourceVersion()
-			c, ok := prev[uid]
-			if !ok || uid == "" || rv == "" || c.resourceVersion != rv {
-				c.resourceVersion = rv
+			c := s.converted[uid]
+			if c == nil || uid == "" || rv == "" || c.resourceVersion != rv {
+				c = &conversion{resourceVersion: rv}
 				if c.obj, c.err = kind.conv(u); c.err != nil {
 					s.log.Warn("strategy custom resource left out", "err", c.err)
 				}
+				if uid != "" {
+					s.converted[uid] = c
+				}
 			}
-			if uid != "" {
-				s.converted[uid] = c
-			}
+			c.read = s.reads
 			if c.err == nil {
-				objs = append(objs, c.obj)
+				objs = append(objs, &c.obj)
 			}
 		}
 	}
-	sortObjects(objs)
+	maps.DeleteFunc(s.converted, func(_ types.UID, c *conversion) bool { return c.read != s.reads })
+	slices.SortFunc(objs, compareObjects)
 	return objs
+}
+
+// slim drops from a cached object what the server never reads: its
+// managedFields and annotations (kubectl's last-applied configuration
+// among them) are most of its size, and every node's server caches every
+// object. Status updates ignore metadata, so the status writer may send
+// a slimmed object back.
+func slim(obj any) (any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
+		unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
+	}
+	return obj, nil
 }
 
 // ErrReadOnly refuses every write: the strategies are the custom

@@ -99,9 +99,10 @@ type Resolver struct {
 	progress chan struct{}
 
 	// Owned by Run's goroutine.
-	list      []Strategy          // as last read from the store
-	compiled  []*compiled         // list, compiled
-	prepared  map[string]prepared // by name, what the last read checked and compiled
+	list      []Strategy           // as last read from the store
+	compiled  []*compiled          // list, compiled
+	prepared  map[string]*prepared // by name, what the last read checked and compiled
+	reads     uint64               // reloads, to find what prepared no longer holds
 	bind      Bindings
 	loaded    bool   // list has been read at least once
 	covered   uint64 // the requests that list includes
@@ -273,9 +274,11 @@ func (r *Resolver) finished(target uint64, err error) {
 // was kept.
 type prepared struct {
 	s        Strategy
+	checked  bool // problems and cost are known
 	problems []string
 	cost     cost
 	compiled *compiled // nil: not compiled
+	read     uint64    // the last read that found it stored
 }
 
 // reload reads the stored strategies and compiles those that may be
@@ -288,53 +291,62 @@ func (r *Resolver) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list strategies: %w", err)
 	}
-	prev, next := r.prepared, make(map[string]prepared, len(stored))
-	lookup := func(s Strategy) (prepared, bool) {
-		p, ok := next[s.Name]
-		if !ok || !p.s.Equal(s) {
-			p, ok = prev[s.Name]
+	if r.prepared == nil {
+		r.prepared = map[string]*prepared{}
+	}
+	r.reads++
+	find := func(s Strategy) *prepared {
+		p := r.prepared[s.Name]
+		if p == nil || !p.s.Equal(s) {
+			p = &prepared{s: s}
+			r.prepared[s.Name] = p
 		}
-		return p, ok && p.s.Equal(s)
+		p.read = r.reads
+		return p
 	}
 	own := func(s Strategy) ([]string, cost) {
-		p, ok := lookup(s)
-		if !ok {
-			p = prepared{s: s}
+		p := find(s)
+		if !p.checked {
 			p.problems, p.cost = r.check.strategy(s)
+			p.checked = true
 		}
-		next[s.Name] = p
 		return p.problems, p.cost
 	}
 	kept, skipped := r.check.inForceWith(stored, own)
-	list := make([]Strategy, 0, len(kept))
+	list := kept[:0] // kept is this read's own: filtered in place
 	cs := make([]*compiled, 0, len(kept))
 	for _, s := range kept {
-		p, _ := lookup(s)
+		p := find(s)
 		if p.compiled == nil {
-			p.s = s
 			c, err := compile(s, r.opts.Node)
 			if err != nil { // checked; only a bug gets here
 				skipped = append(skipped, Skipped{Name: s.Name, Reason: err.Error()})
 				continue
 			}
 			p.compiled = c
-			next[s.Name] = p
 		}
 		list, cs = append(list, s), append(cs, p.compiled)
 	}
-	r.prepared = next
+	maps.DeleteFunc(r.prepared, func(_ string, p *prepared) bool { return p.read != r.reads })
 	r.noteLoad(len(list), skipped)
 	r.list, r.compiled, r.loaded = list, cs, true
 	// Forget bindings of strategies that are gone or changed target.
-	keep := map[BindingKey]bool{}
+	var keep map[BindingKey]bool
+	if len(r.bind) > 0 {
+		keep = make(map[BindingKey]bool, len(list))
+	}
 	var pids []int
 	for i, s := range list {
-		keep[BindingKey{s.Name, s.PID}] = true
+		if keep != nil {
+			keep[BindingKey{s.Name, s.PID}] = true
+		}
 		if s.PID != 0 && !cs[i].elsewhere {
 			pids = append(pids, int(s.PID))
 		}
 	}
-	maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
+	if keep != nil {
+		maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
+	}
 	if r.opts.Watcher != nil {
 		// Each PID once, and only this node's: the watcher reads /proc
 		// for every PID it is given at every poll.

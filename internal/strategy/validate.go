@@ -338,6 +338,7 @@ func (c *checker) inForceWith(list []Strategy, own func(Strategy) ([]string, cos
 	lim := c.lim
 	var sum cost
 	names := make(map[string]bool, len(list))
+	kept = make([]Strategy, 0, len(list))
 	for _, s := range list {
 		ps, sc := own(s)
 		var why string
