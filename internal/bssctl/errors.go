@@ -148,11 +148,7 @@ func (a *app) describeConn(err error) string {
 	return fmt.Sprintf("cannot connect to %s: %s", server, oneLine(err.Error()))
 }
 
-// oneLine keeps an error to one line.
+// oneLine keeps an error to one line: its lines joined with spaces.
 func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " …"
-	}
-	return s
+	return strings.Join(strings.Fields(s), " ")
 }

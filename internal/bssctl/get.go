@@ -316,7 +316,7 @@ func (a *app) printHistory(cmd *cobra.Command, c *client.Client, since string, l
 	}
 	t := newTable(a.io.Out, header...)
 	for _, s := range h.Samples {
-		cells := []string{s.ReceivedAt.UTC().Format(time.RFC3339Nano)}
+		cells := []string{s.ReceivedAt.UTC().Format(fixedNano)}
 		for _, f := range metricFields[2:] {
 			cells = append(cells, fmt.Sprint(f.get(s.Metrics)))
 		}
@@ -330,6 +330,10 @@ func (a *app) printHistory(cmd *cobra.Command, c *client.Client, since string, l
 	}
 	return nil
 }
+
+// fixedNano is RFC 3339 with all nine digits of the nanoseconds, so the
+// rows of a history line up.
+const fixedNano = "2006-01-02T15:04:05.000000000Z07:00"
 
 // metricField is one field of a sample, in the API's order.
 type metricField struct {
