@@ -40,6 +40,10 @@ type server struct {
 type serverOpts struct {
 	tokens bool     // static tokens: operatorToken and viewerToken
 	args   []string // more flags
+	// real: the host's /proc, the cgroups under cgroupRoot, and the pod
+	// names of mockPods, instead of the fixture.
+	real                 bool
+	cgroupRoot, mockPods string
 }
 
 func startServer(t *testing.T, o serverOpts) *server {
@@ -47,10 +51,14 @@ func startServer(t *testing.T, o serverOpts) *server {
 	dir := t.TempDir()
 	root := testenv.RepoRoot(t)
 	args := []string{"--listen=127.0.0.1:0", "--log-format=json", "--node-name=test-node",
-		"--data-dir=" + filepath.Join(dir, "data"), "--kube-mode=mock",
-		"--mock-pods=" + filepath.Join(root, "internal", "bssctl", "testdata", "pods.yaml"),
-		"--proc-root=" + filepath.Join(root, "internal", "procs", "testdata", "proc"),
-		"--cgroup-root=" + filepath.Join(dir, "cgroup"), "--write-rate=1000", "--write-burst=1000"}
+		"--data-dir=" + filepath.Join(dir, "data"), "--kube-mode=mock", "--write-rate=1000", "--write-burst=1000"}
+	if o.real {
+		args = append(args, "--mock-pods="+o.mockPods, "--cgroup-root="+o.cgroupRoot)
+	} else {
+		args = append(args, "--mock-pods="+filepath.Join(root, "internal", "bssctl", "testdata", "pods.yaml"),
+			"--proc-root="+filepath.Join(root, "internal", "procs", "testdata", "proc"),
+			"--cgroup-root="+filepath.Join(dir, "cgroup"))
+	}
 	var opts []client.Option
 	if o.tokens {
 		file := filepath.Join(dir, "tokens.csv")
