@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -169,7 +170,7 @@ var strategyIndex = regexp.MustCompile(`strategies\[\d+\] \(([^)]*)\)\.`)
 // only: the index is of the merged list, which the user never wrote.
 func explainPreviewError(err error) error {
 	var apiErr *client.APIError
-	if errors.As(err, &apiErr) && apiErr.StatusCode == 400 {
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
 		e := *apiErr
 		e.Message = strategyIndex.ReplaceAllString(e.Message, `strategy "$1": `)
 		return &e
