@@ -87,8 +87,9 @@ go_tool() {
 }
 
 # chromium: the CSRF and DNS-rebinding tests drive a real headless browser.
-phase "apt packages" apt_install prometheus postgresql chromium
-export BSS_PROMETHEUS_BIN=/usr/bin/prometheus BSS_CHROMIUM_BIN=/usr/bin/chromium
+# tmux: bssctl's live view is driven in a real terminal.
+phase "apt packages" apt_install prometheus postgresql chromium tmux
+export BSS_PROMETHEUS_BIN=/usr/bin/prometheus BSS_CHROMIUM_BIN=/usr/bin/chromium BSS_TMUX_BIN=/usr/bin/tmux
 
 # A real etcd + kube-apiserver, built from source once and cached by
 # version (13-26 minutes cold on 2 cores; instant when cached). It builds in
