@@ -8,6 +8,7 @@ import * as strategies from './strategies.js';
 import * as audit from './audit.js';
 
 const views = {overview, pods, strategies, audit};
+const OPEN_KEY = 'bss-api-open'; // not a credential: "this server needs none"
 let current = null;
 let statusTimer = 0;
 
@@ -22,7 +23,9 @@ function viewName() {
   return name in views ? name : 'overview';
 }
 
-async function route() {
+// route shows the view the location names. pending, when given, is that
+// view's load already under way.
+async function route(pending) {
   const name = viewName();
   if (current && current !== name) views[current].hide?.();
   current = name;
@@ -33,7 +36,7 @@ async function route() {
   }
   document.title = name.charAt(0).toUpperCase() + name.slice(1) + ' · bss-api';
   try {
-    await views[name].show();
+    await (pending || views[name].show());
   } catch (e) {
     setStatus(e.message);
   }
@@ -58,6 +61,11 @@ function showLogin(message) {
 // start asks the server who the caller is, then shows the views, or the
 // sign-in form when the server wants a credential the tab does not have.
 async function start() {
+  // A tab that has a token, or found last time that the server needs
+  // none, loads its first view while it asks who it is (the strategies
+  // view waits: what it offers depends on the answer).
+  const eager = (token.get() || sessionStorage.getItem(OPEN_KEY)) && viewName() !== 'strategies';
+  const pending = eager ? views[viewName()].show().catch(() => {}) : null;
   let who;
   try {
     who = await get('/api/v1/auth/whoami');
@@ -71,6 +79,8 @@ async function start() {
     showLogin(had ? 'The token was not accepted.' : '');
     return;
   }
+  if (who.credentials_required) sessionStorage.removeItem(OPEN_KEY);
+  else sessionStorage.setItem(OPEN_KEY, '1');
   $('login').hidden = true;
   $('node').textContent = who.node ? '· ' + who.node : '';
   const role = who.role || 'RBAC';
@@ -78,8 +88,8 @@ async function start() {
   $('whoami').title = 'credential: ' + who.credential;
   $('signout').hidden = !token.get();
   strategies.init(who, setStatus);
-  window.addEventListener('hashchange', route);
-  await route();
+  window.addEventListener('hashchange', () => route());
+  await route(pending);
 }
 
 function boot() {

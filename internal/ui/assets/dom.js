@@ -40,7 +40,7 @@ export function fmtNum(v, digits = 2) {
   if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(1) + 'M';
   if (Math.abs(v) >= 1e4) return (v / 1e3).toFixed(1) + 'k';
   if (Number.isInteger(v)) return String(v);
-  return v.toFixed(digits);
+  return String(+v.toFixed(digits));
 }
 
 // fmtAge renders seconds as "4s", "3m 10s", "2h 5m", "3d 4h".

@@ -53,6 +53,13 @@ function why(ex) {
   return text;
 }
 
+// winnerPriority is the winner's priority as written (a level), which the
+// scheduler may be sent as a bool (--priority-format).
+function winnerPriority(ex, res) {
+  const def = ex && st.defs && st.defs.get(ex.winner);
+  return def ? def.priority : res.priority;
+}
+
 function matches(p, proc, needle) {
   if (!needle) return true;
   const ex = st.explain && st.explain.get(proc.pid);
@@ -94,7 +101,7 @@ function render() {
         h('td', {}, proc.container_name || (sandbox ? '(sandbox)' : '')),
         h('td', {}, ex ? h('strong', {}, ex.winner) : h('span', {class: 'muted'}, '—')),
         h('td', {}, ex ? why(ex) : sandbox ? h('span', {class: 'muted'}, 'sandbox: never targeted by selectors') : ''),
-        h('td', {}, res ? priorityText(res.priority) : ''),
+        h('td', {}, res ? priorityText(winnerPriority(ex, res)) : ''),
         h('td', {class: 'num'}, res ? fmtNs(res.execution_time) : '')));
     }
   }
