@@ -252,7 +252,7 @@ func (d *dashboard) text(selector string) string {
 // view opens a view by its link and waits until its data is shown.
 func (d *dashboard) view(name string) {
 	d.t.Helper()
-	d.do(chromedp.Click(chromedp.CSS(`nav a[data-view="`+name+`"]`)))
+	d.do(chromedp.Click(chromedp.CSS(`nav a[data-view="` + name + `"]`)))
 	d.until("view "+name, `document.documentElement.dataset.view === "`+name+`"`)
 }
 
@@ -500,7 +500,28 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("PID 800 does not resolve to ui-made: %+v", resolved.Scheduling)
 		}
 
-		// Audit: the change, by whom.
+		// Edit it (its name stays), previewed again, then delete another.
+		d.do(chromedp.Click(chromedp.CSS(`button[aria-label="Edit ui-made"]`)))
+		d.until("the editor with ui-made", `!document.getElementById("editor").hidden && document.getElementById("f-name").value === "ui-made" && document.getElementById("f-name").readOnly`)
+		d.b.eval(t, `(e => { e.select(); return "ok"; })(document.getElementById("f-priority"))`)
+		d.do(chromedp.SendKeys(chromedp.CSS("#f-priority"), "7"), chromedp.Click(chromedp.CSS("#preview")))
+		d.until("the preview of the edit", `document.getElementById("preview-summary") && !document.getElementById("save").disabled`)
+		d.do(chromedp.Click(chromedp.CSS("#save")))
+		d.until("the edit saved", `document.querySelector('#strategies-table tr[data-name="ui-made"]').innerText.includes("level 7")`)
+		if defs := apiGet(t, srv, "/api/v1/scheduling/strategies/definitions"); !strings.Contains(defs, `"name":"ui-made","priority":7`) {
+			t.Errorf("the edit is not stored: %s", defs)
+		}
+		d.do(chromedp.Click(chromedp.CSS(`button[aria-label="Delete loki"]`)))
+		if defs := apiGet(t, srv, "/api/v1/scheduling/strategies/definitions"); !strings.Contains(defs, `"loki"`) {
+			t.Fatalf("one click deleted loki: %s", defs)
+		}
+		d.do(chromedp.Click(chromedp.CSS(`button[aria-label="Delete loki"]`)))
+		d.until("loki deleted", `!document.querySelector('#strategies-table tr[data-name="loki"]')`)
+		if defs := apiGet(t, srv, "/api/v1/scheduling/strategies/definitions"); strings.Contains(defs, `"loki"`) {
+			t.Errorf("loki is still stored: %s", defs)
+		}
+
+		// Audit: the changes, by whom.
 		d.view("audit")
 		d.until("the audit record", `document.getElementById("audit-table").innerText.includes("created ui-made")`)
 		if got := d.text("#audit-table"); !strings.Contains(got, "ops-admin") || !strings.Contains(got, "PUT /api/v1/scheduling/strategies/definitions/ui-made") {

@@ -13,7 +13,14 @@ import (
 	"testing"
 )
 
-func get(t *testing.T, h http.Handler, target string, header ...string) *http.Response {
+// response is what the handler answered, read whole.
+type response struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
+func get(t *testing.T, h http.Handler, target string, header ...string) response {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -21,18 +28,10 @@ func get(t *testing.T, h http.Handler, target string, header ...string) *http.Re
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	return rec.Result()
+	return response{StatusCode: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 }
 
-func body(t *testing.T, res *http.Response) []byte {
-	t.Helper()
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func body(_ *testing.T, res response) []byte { return res.Body }
 
 // assetNames lists the embedded files as served names.
 func assetNames(t *testing.T) []string {

@@ -17,6 +17,7 @@ export function init() {
   $('window').addEventListener('change', () => {
     st.window = $('window').value;
     st.samples = [];
+    st.loading = null; // a load of the old window still running gives up
     refresh();
   });
   $('live').addEventListener('change', schedule);
