@@ -44,6 +44,21 @@ function thin(points) {
   return out;
 }
 
+// runs splits points where the time between two is much longer than
+// usual (five times the median, and at least 10 s), so that a time
+// without samples shows as a gap, not as a line across it.
+function runs(points) {
+  if (points.length < 3) return [points];
+  const gaps = points.slice(1).map((p, i) => p[0] - points[i][0]).sort((a, b) => a - b);
+  const limit = Math.max(5 * gaps[Math.floor(gaps.length / 2)], 10000);
+  const out = [[points[0]]];
+  for (let i = 1; i < points.length; i++) {
+    if (points[i][0] - points[i - 1][0] > limit) out.push([]);
+    out[out.length - 1].push(points[i]);
+  }
+  return out;
+}
+
 // lineChart draws series [{name, points: [[ms, value], ...]}] over
 // [t0, t1] into container, with a legend of each series' latest value.
 export function lineChart(container, title, series, t0, t1, unit = '') {
@@ -73,11 +88,12 @@ export function lineChart(container, title, series, t0, t1, unit = '') {
     const pts = thin(se.points.filter((p) => p[0] >= t0 && p[0] <= t1));
     if (pts.length === 0) return;
     any = true;
-    const d = pts.map((p) => x(p[0]).toFixed(1) + ',' + y(p[1]).toFixed(1)).join(' ');
-    if (pts.length === 1) {
-      svg.append(s('circle', {class: 'line s' + i, cx: x(pts[0][0]), cy: y(pts[0][1]), r: 2.5}));
-    } else {
-      svg.append(s('polyline', {class: 'line s' + i, points: d}));
+    for (const run of runs(pts)) {
+      if (run.length === 1) {
+        svg.append(s('circle', {class: 'line s' + i, cx: x(run[0][0]), cy: y(run[0][1]), r: 2.5}));
+      } else {
+        svg.append(s('polyline', {class: 'line s' + i, points: run.map((p) => x(p[0]).toFixed(1) + ',' + y(p[1]).toFixed(1)).join(' ')}));
+      }
     }
   });
   if (!any) {
