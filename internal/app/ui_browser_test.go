@@ -138,7 +138,8 @@ func startDashboardServer(t *testing.T) *testServer {
 	srv := startServer(t, nil, fixtureProcRoot(t), "--cgroup-root="+t.TempDir(), "--kube-mode=mock", "--mock-pods="+pods,
 		"--token-auth-file="+tokens)
 
-	do := func(method, path, token, body string) *http.Response {
+	// do sends a request with token and returns its status.
+	do := func(method, path, token, body string) int {
 		t.Helper()
 		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if err != nil {
@@ -153,11 +154,11 @@ func startDashboardServer(t *testing.T) *testServer {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		return res
+		return res.StatusCode
 	}
 	if res := do(http.MethodPut, "/api/v1/scheduling/strategies/definitions/loki", uiOperatorToken,
-		`{"priority":3,"execution_time":20000000,"namespaces":["monitoring"],"command_regex":"^loki$"}`); res.StatusCode != http.StatusCreated {
-		t.Fatalf("seed strategy: %d", res.StatusCode)
+		`{"priority":3,"execution_time":20000000,"namespaces":["monitoring"],"command_regex":"^loki$"}`); res != http.StatusCreated {
+		t.Fatalf("seed strategy: %d", res)
 	}
 	// Samples until the summary has rates (they need samples a second
 	// apart), so every chart has lines.
@@ -167,8 +168,8 @@ func startDashboardServer(t *testing.T) *testServer {
 		body := fmt.Sprintf(`{"usersched_pid":4242,"nr_queued":%d,"nr_scheduled":%d,"nr_running":%d,"nr_online_cpus":8,`+
 			`"nr_user_dispatches":%d,"nr_kernel_dispatches":%d,"nr_cancel_dispatches":%d,"nr_bounce_dispatches":%d,"nr_failed_dispatches":%d,"nr_sched_congested":%d}`,
 			3+n%5, 2+n%3, 1+n%2, 400*n, 150*n, 2*n, n, n/3, 5*n)
-		if res := do(http.MethodPost, "/api/v1/metrics", uiSchedulerToken, body); res.StatusCode != http.StatusOK {
-			t.Fatalf("post metrics: %d", res.StatusCode)
+		if res := do(http.MethodPost, "/api/v1/metrics", uiSchedulerToken, body); res != http.StatusOK {
+			t.Fatalf("post metrics: %d", res)
 		}
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/metrics/summary?window=5m", nil)
 		req.Header.Set("Authorization", "Bearer "+uiViewerToken)

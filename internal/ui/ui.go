@@ -33,15 +33,23 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 //go:embed assets
 var assets embed.FS
 
-// contentTypes are the types of the files the dashboard has, fixed here
-// rather than taken from the system's MIME table, which differs between
-// machines.
-var contentTypes = map[string]string{
-	".html": "text/html; charset=utf-8",
-	".css":  "text/css; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".svg":  "image/svg+xml",
-	".txt":  "text/plain; charset=utf-8",
+// contentType is the type of a dashboard file by its extension, fixed
+// here rather than taken from the system's MIME table, which differs
+// between machines; "" for an extension the dashboard does not use.
+func contentType(ext string) string {
+	switch ext {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	}
+	return ""
 }
 
 // asset is one file, ready to serve.
@@ -74,7 +82,7 @@ func Handler() http.Handler {
 }
 
 func newAsset(name string, b []byte) *asset {
-	ct := contentTypes[path.Ext(name)]
+	ct := contentType(path.Ext(name))
 	if ct == "" {
 		ct = "application/octet-stream"
 	}

@@ -126,8 +126,8 @@ func TestEveryAssetServedWithItsType(t *testing.T) {
 		t.Fatalf("only %d assets embedded: %v", len(names), names)
 	}
 	for _, name := range names {
-		ct, known := contentTypes[path.Ext(name)]
-		if !known {
+		ct := contentType(path.Ext(name))
+		if ct == "" {
 			t.Errorf("%s: no content type for %s", name, path.Ext(name))
 			continue
 		}

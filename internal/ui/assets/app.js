@@ -49,6 +49,8 @@ async function route(pending) {
   document.documentElement.dataset.view = name;
 }
 
+const onHash = () => route();
+
 function showLogin(message) {
   for (const v of Object.keys(views)) $('view-' + v).hidden = true;
   $('login').hidden = false;
@@ -88,7 +90,7 @@ async function start() {
   $('whoami').title = 'credential: ' + who.credential;
   $('signout').hidden = !token.get();
   strategies.init(who, setStatus);
-  window.addEventListener('hashchange', () => route());
+  window.addEventListener('hashchange', onHash);
   await route(pending);
 }
 
@@ -109,8 +111,12 @@ function boot() {
     start();
   });
   $('signout').addEventListener('click', () => {
+    // Stop the view first: a refresh after the token is gone would be
+    // sent without it.
+    window.removeEventListener('hashchange', onHash);
+    if (current) views[current].hide?.();
     token.clear();
-    location.hash = '#/overview';
+    history.replaceState(null, '', '#/overview');
     location.reload();
   });
   start();
