@@ -154,6 +154,12 @@ phases+=("$(printf '%-34s %5ds' "  (helm build, overlapped)" $((SECONDS - helm_s
 phase "go vet" go vet ./...
 
 export BSS_TEST_STRICT=1
+# Tests that leave files for people to look at (the dashboard's screenshots
+# at two widths, light and dark, and its page weight and render time) put
+# them here; the directory is gitignored.
+export BSS_ARTIFACTS_DIR=${BSS_ARTIFACTS_DIR:-$PWD/artifacts}
+mkdir -p "$BSS_ARTIFACTS_DIR"
+log "test artifacts (dashboard screenshots, measurements) go to $BSS_ARTIFACTS_DIR"
 phase "go test -race" go test -race -count=1 -timeout 30m ./...
 
 if [ -n "${BSS_FUZZTIME:-}" ]; then

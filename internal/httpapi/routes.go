@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bss-api/bss-api/internal/auth"
+	"github.com/bss-api/bss-api/internal/ui"
 )
 
 // route is one entry of the API surface. New wraps every handler in the
@@ -37,6 +38,13 @@ func routeTable(cfg Config, rs responder, tags etags, watch *watcher, index *end
 		{"GET /metrics", "Prometheus metrics", need(auth.ReadPrometheus), promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})},
 		{"GET /api/v1/openapi.yaml", "OpenAPI 3 description of this API", need(auth.ReadOpenAPI), getOpenAPI(openapiYAML)},
 		{"POST /api/v1/auth/token", "Get a scheduler token by presenting the scheduler's public key", public, postToken(cfg.SchedulerTokens, cfg.TokenLimits, now, rs)},
+		{"GET /api/v1/auth/whoami", "Who the server takes the caller for, and which routes the caller may call", public, getWhoami(cfg.Guard, node, index, now, rs)},
+		// The dashboard's files (HTML, CSS, JavaScript) hold no data, so
+		// they are public; the page calls the API with the caller's token.
+		// The pattern covers every file beneath /ui/; GET /ui is
+		// redirected here by the mux. openapi.yaml describes the page
+		// (GET /ui/) as text/html and names no file beneath it.
+		{"GET " + ui.Prefix, "The dashboard (HTML page; its scripts and styles are served beneath /ui/)", public, ui.Handler()},
 
 		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", need(auth.PostMetrics), postMetrics(cfg.Metrics, limit, now, rs)},
 		{"GET /api/v1/metrics", "Latest metrics sample", need(auth.ReadLatestMetrics), getLatestMetrics(cfg.Metrics, node, now, rs)},
@@ -66,6 +74,10 @@ func (rt route) endpoint() endpoint {
 	return endpoint{Method: method, Path: strings.TrimSuffix(path, "{$}"), Description: rt.description}
 }
 
-// endpointList is what GET / lists. New fills it from the route table
-// before the handler serves anything; it is read-only after that.
-type endpointList struct{ all []endpoint }
+// endpointList is what GET / lists, and each route's rule (for GET
+// /api/v1/auth/whoami), in the same order. New fills it from the route
+// table before the handler serves anything; it is read-only after that.
+type endpointList struct {
+	all   []endpoint
+	rules []auth.Rule
+}
