@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bss-api/bss-api/internal/auth"
-	"github.com/bss-api/bss-api/internal/ui"
+	"github.com/bss-api/bss-api/internal/web"
 )
 
 // route is one entry of the API surface. New wraps every handler in the
@@ -44,7 +44,7 @@ func routeTable(cfg Config, rs responder, tags etags, watch *watcher, index *end
 		// The pattern covers every file beneath /ui/; GET /ui is
 		// redirected here by the mux. openapi.yaml describes the page
 		// (GET /ui/) as text/html and names no file beneath it.
-		{"GET " + ui.Prefix, "The dashboard (HTML page; its scripts and styles are served beneath /ui/)", public, ui.Handler()},
+		{"GET " + web.Prefix, "The dashboard (HTML page; its scripts and styles are served beneath /ui/)", public, web.Handler()},
 
 		{"POST /api/v1/metrics", "Submit BSS metrics: one object, or an array of up to 1000", need(auth.PostMetrics), postMetrics(cfg.Metrics, limit, now, rs)},
 		{"GET /api/v1/metrics", "Latest metrics sample", need(auth.ReadLatestMetrics), getLatestMetrics(cfg.Metrics, node, now, rs)},

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/bss-api/bss-api/internal/auth"
-	"github.com/bss-api/bss-api/internal/ui"
+	"github.com/bss-api/bss-api/internal/web"
 )
 
 type whoami struct {
@@ -120,7 +120,7 @@ func TestDashboardRoute(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /ui/ = %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	if got := res.Header.Get("Content-Security-Policy"); got != ui.CSP {
+	if got := res.Header.Get("Content-Security-Policy"); got != web.CSP {
 		t.Errorf("CSP = %q", got)
 	}
 	// The files beneath /ui/ are not operations of the document: plain

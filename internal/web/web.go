@@ -1,4 +1,4 @@
-// Package ui serves the dashboard: static HTML, CSS and JavaScript modules
+// Package web serves the dashboard: static HTML, CSS and JavaScript modules
 // embedded in the binary, so nothing is built or fetched at run time.
 //
 // The assets hold no data and no credential: every figure the dashboard
@@ -6,7 +6,7 @@
 // token. They are therefore public, and served with a Content-Security-
 // Policy that lets the page load only its own files and talk only to its
 // own origin, with no inline script or style.
-package ui
+package web
 
 import (
 	"bytes"
