@@ -38,18 +38,21 @@ const (
 
 // Options configures Run.
 type Options struct {
-	Servers    int               // bss-api processes, 1 to 100
-	Strategies int               // ClusterSchedulingStrategy objects, at least 1
-	Changes    int               // updates of the target object, at least 1
-	Gap        time.Duration     // pause between changes
-	Timeout    time.Duration     // per change, for every server to reflect it
-	Ready      time.Duration     // for every server to serve the initial objects
-	Bin        string            // the bss-api binary (BuildServer)
-	Dir        string            // for the servers' data directories and logs
-	Kubeconfig string            // the servers' credential for the API server
-	Client     dynamic.Interface // creates and updates the objects
-	APIServer  int               // the kube-apiserver's PID, for its CPU time
-	Log        io.Writer         // progress; nil for none
+	Servers    int           // bss-api processes, 1 to 100
+	Strategies int           // ClusterSchedulingStrategy objects, at least 1
+	Changes    int           // updates of the target object, at least 1
+	Gap        time.Duration // pause between changes
+	Timeout    time.Duration // per change, for every server to reflect it
+	Ready      time.Duration // for every server to serve the initial objects
+	// HolderWrites leaves the objects' first status to the Lease holder,
+	// with every server running, instead of writing it before they start.
+	HolderWrites bool
+	Bin          string            // the bss-api binary (BuildServer)
+	Dir          string            // for the servers' data directories and logs
+	Kubeconfig   string            // the servers' credential for the API server
+	Client       dynamic.Interface // creates and updates the objects
+	APIServer    int               // the kube-apiserver's PID, for its CPU time
+	Log          io.Writer         // progress; nil for none
 }
 
 // Result is what Run measured.
@@ -110,7 +113,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		nodes[i] = fmt.Sprintf("fanout-%03d", i)
 	}
 	objs := o.Client.Resource(v1alpha1.Cluster)
-	target, err := createObjects(ctx, objs, nodes, o.Strategies, res.PID)
+	target, err := createObjects(ctx, objs, nodes, o.Strategies, res.PID, !o.HolderWrites)
 	if err != nil {
 		return res, err
 	}
@@ -155,14 +158,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 // createObjects creates the target, a pid strategy for this process on
 // every node, and strategies-1 fillers, each for this process on one node
 // (round robin) after the target in precedence, so every server holds all
-// objects and resolves about strategies/servers of them.
-func createObjects(ctx context.Context, objs dynamic.NamespaceableResourceInterface, nodes []string, strategies, pid int) (*unstructured.Unstructured, error) {
+// objects and resolves about strategies/servers of them. With settle, it
+// writes each object's status as the Lease holder would.
+func createObjects(ctx context.Context, objs dynamic.NamespaceableResourceInterface, nodes []string, strategies, pid int, settle bool) (*unstructured.Unstructured, error) {
 	target, err := objs.Create(ctx, clusterStrategy(targetName, 0, baseSlice, pid, nodes), metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", targetName, err)
 	}
-	if target, err = accept(ctx, objs, target); err != nil {
-		return nil, err
+	if settle {
+		if target, err = accept(ctx, objs, target); err != nil {
+			return nil, err
+		}
 	}
 	for i := 1; i < strategies; i++ {
 		name := fmt.Sprintf("fanout-filler-%05d", i)
@@ -170,6 +176,9 @@ func createObjects(ctx context.Context, objs dynamic.NamespaceableResourceInterf
 		u, err := objs.Create(ctx, clusterStrategy(name, 1, int64(1_000_000+i), pid, []string{node}), metav1.CreateOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		if !settle {
+			continue
 		}
 		if _, err := accept(ctx, objs, u); err != nil {
 			return nil, err

@@ -17,6 +17,7 @@ var (
 	flagStrategies = flag.Int("fanout.strategies", 1000, "BenchmarkFanout: ClusterSchedulingStrategy objects")
 	flagChanges    = flag.Int("fanout.changes", 20, "BenchmarkFanout: changes of the target object")
 	flagGap        = flag.Duration("fanout.gap", 500*time.Millisecond, "BenchmarkFanout: pause between changes")
+	flagHolder     = flag.Bool("fanout.holder-writes-status", false, "BenchmarkFanout: leave the objects' first status to the Lease holder, with every server running")
 )
 
 // setup starts a control plane with the CRDs and builds bss-api once.
@@ -40,11 +41,13 @@ func setup(t testing.TB) Options {
 	return Options{Bin: bin, Dir: dir, Kubeconfig: cp.Kubeconfig, Client: dyn, APIServer: apiPID}
 }
 
-// TestFanoutSmoke runs the benchmark's core with three servers: each
+// TestFanoutSmoke runs the benchmark's core with three servers: the Lease
+// holder among them writes every object's first status, each server
 // reflects every change of the target object and the figures are filled.
 func TestFanoutSmoke(t *testing.T) {
 	o := setup(t)
 	o.Servers, o.Strategies, o.Changes, o.Gap = 3, 7, 3, 50*time.Millisecond
+	o.HolderWrites = true // the Lease holder settles the objects
 	o.Log = testWriter{t}
 	res, err := Run(t.Context(), o)
 	if err != nil {
@@ -76,6 +79,7 @@ func TestFanoutSmoke(t *testing.T) {
 func BenchmarkFanout(b *testing.B) {
 	o := setup(b)
 	o.Servers, o.Strategies, o.Changes, o.Gap = *flagServers, *flagStrategies, *flagChanges, *flagGap
+	o.HolderWrites = *flagHolder
 	o.Log = os.Stdout
 	res, err := Run(b.Context(), o)
 	if err != nil {
