@@ -1,16 +1,13 @@
 package client_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,8 +16,8 @@ import (
 	"time"
 
 	"github.com/bss-api/bss-api/client"
-	"github.com/bss-api/bss-api/internal/app"
 	"github.com/bss-api/bss-api/internal/testsupport/apitest"
+	"github.com/bss-api/bss-api/internal/testsupport/apprun"
 	"github.com/bss-api/bss-api/internal/testsupport/testcert"
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
@@ -67,42 +64,7 @@ func startRealServer(t *testing.T, extra ...string) *realServer {
 		"--tls-client-ca-file=" + filepath.Join(dir, "ca.crt"), "--token-auth-file=" + filepath.Join(dir, "tokens.csv"),
 		"--scheduler-public-key-file=" + filepath.Join(dir, "sched.pem")}
 	args = append(args, extra...)
-	ctx, cancel := context.WithCancel(context.Background())
-	logR, logW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, args, func(string) string { return "" }, io.Discard, logW)
-		logW.Close()
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(logR)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run() on shutdown: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("server did not stop within 30s")
-		}
-	})
-	select {
-	case a := <-addr:
-		rs.url = "https://" + a
-	case err := <-done:
-		t.Fatalf("server exited before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not listen within 30s")
-	}
+	rs.url = "https://" + apprun.Start(t, args)
 	return rs
 }
 

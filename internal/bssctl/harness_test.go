@@ -1,12 +1,9 @@
 package bssctl_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,8 +13,8 @@ import (
 	"time"
 
 	"github.com/bss-api/bss-api/client"
-	"github.com/bss-api/bss-api/internal/app"
 	"github.com/bss-api/bss-api/internal/bssctl"
+	"github.com/bss-api/bss-api/internal/testsupport/apprun"
 	"github.com/bss-api/bss-api/internal/testsupport/testenv"
 )
 
@@ -76,58 +73,7 @@ func startServer(t *testing.T, o serverOpts) *server {
 // runServer runs the server with args and waits until it is ready.
 func runServer(t *testing.T, args []string, opts []client.Option) *server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logR, logW := io.Pipe()
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, args, func(string) string { return "" }, io.Discard, logW)
-		logW.Close()
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(logR)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			logMu.Lock()
-			logs.Write(sc.Bytes())
-			logs.WriteByte('\n')
-			logMu.Unlock()
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				select {
-				case addr <- line.Addr:
-				default:
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: Run() on shutdown: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("server did not stop within 30s")
-		}
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("server log:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
-	srv := &server{}
-	select {
-	case a := <-addr:
-		srv.url = "http://" + a
-	case err := <-done:
-		t.Fatalf("server exited before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not listen within 30s")
-	}
+	srv := &server{url: "http://" + apprun.Start(t, args)}
 	c, err := client.New(srv.url, opts...)
 	if err != nil {
 		t.Fatal(err)
