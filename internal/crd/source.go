@@ -49,15 +49,18 @@ type Source struct {
 	// Every List reads all objects again (a change to one moves the
 	// precedence of all), and converting an object walks it by
 	// reflection: about 20 allocations and most of a List's cost. So each
-	// object is converted once per resourceVersion and kept here, by UID,
-	// for as long as it is cached.
+	// object is converted once per generation (the spec's version: the
+	// status writer's updates leave it alone) and kept here, by UID, for
+	// as long as it is cached.
 	mu        sync.Mutex
 	converted map[types.UID]*conversion
 	reads     uint64 // objects calls, to find conversions no longer cached
 }
 
-// conversion is an object as converted at one resourceVersion.
+// conversion is an object as converted at one generation, or at one
+// resourceVersion for an object without generations.
 type conversion struct {
+	generation      int64
 	resourceVersion string
 	obj             object
 	err             error
@@ -185,10 +188,10 @@ func (s *Source) objects() []*object {
 			if !ok {
 				continue
 			}
-			uid, rv := u.GetUID(), u.GetResourceVersion()
+			uid, gen, rv := u.GetUID(), u.GetGeneration(), u.GetResourceVersion()
 			c := s.converted[uid]
-			if c == nil || uid == "" || rv == "" || c.resourceVersion != rv {
-				c = &conversion{resourceVersion: rv}
+			if c == nil || uid == "" || !c.current(gen, rv) {
+				c = &conversion{generation: gen, resourceVersion: rv}
 				if c.obj, c.err = kind.conv(u); c.err != nil {
 					s.log.Warn("strategy custom resource left out", "err", c.err)
 				}
@@ -205,6 +208,15 @@ func (s *Source) objects() []*object {
 	maps.DeleteFunc(s.converted, func(_ types.UID, c *conversion) bool { return c.read != s.reads })
 	slices.SortFunc(objs, compareObjects)
 	return objs
+}
+
+// current reports whether c converted the object at generation gen and
+// resourceVersion rv.
+func (c *conversion) current(gen int64, rv string) bool {
+	if gen > 0 {
+		return c.generation == gen
+	}
+	return rv != "" && c.resourceVersion == rv
 }
 
 // slim drops from a cached object what the server never reads: its

@@ -48,50 +48,59 @@ func BenchmarkObjects(b *testing.B) {
 	}
 }
 
-// TestObjectsConvertEachVersionOnce checks the conversion cache: a new
-// resourceVersion is converted again, and a deleted object is forgotten.
+// TestObjectsConvertEachVersionOnce checks the conversion cache: an
+// object is converted again at a new generation (a spec change), not at a
+// new resourceVersion alone (the status writer's updates); one without
+// generations at each resourceVersion; a deleted object is forgotten.
 func TestObjectsConvertEachVersionOnce(t *testing.T) {
 	s := New(Options{Client: listOnlyClient{}})
 	store := s.cluster.GetStore()
 	a, b := benchClusterObject(1), benchClusterObject(2)
+	unstructured.RemoveNestedField(b.Object, "metadata", "generation")
 	for _, o := range []*unstructured.Unstructured{a, b} {
 		if err := store.Add(o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	execTimes := func() []uint64 {
+	execTimes := func() string {
 		var out []uint64
 		for _, o := range s.objects() {
 			out = append(out, o.strategy.ExecutionTime)
 		}
-		return out
+		return fmt.Sprint(out)
 	}
-	if got := execTimes(); fmt.Sprint(got) != "[1000001 1000002]" {
+	update := func(u *unstructured.Unstructured, slice int64, rv string, gen int64) {
+		t.Helper()
+		u = u.DeepCopy()
+		if err := unstructured.SetNestedField(u.Object, slice, "spec", "executionTime"); err != nil {
+			t.Fatal(err)
+		}
+		u.SetResourceVersion(rv)
+		u.SetGeneration(gen)
+		if err := store.Update(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := execTimes(); got != "[1000001 1000002]" {
 		t.Fatalf("first read: %v", got)
 	}
-	// The same resourceVersion is not converted again: a change made
-	// behind the cache's back (never done by an informer) stays unseen.
-	a2 := a.DeepCopy()
-	if err := unstructured.SetNestedField(a2.Object, int64(7_000_000), "spec", "executionTime"); err != nil {
-		t.Fatal(err)
+	// A new resourceVersion at the same generation is a status update to
+	// the API server, so the spec is taken as it was: the cache answers
+	// (the changed executionTime, which no API server would send so, shows
+	// that it was not converted again).
+	update(a, 7_000_000, "2", 1)
+	if got := execTimes(); got != "[1000001 1000002]" {
+		t.Fatalf("converted again at the same generation: %v", got)
 	}
-	if err := store.Update(a2); err != nil {
-		t.Fatal(err)
-	}
-	if got := execTimes(); fmt.Sprint(got) != "[1000001 1000002]" {
-		t.Fatalf("same resourceVersion converted again: %v", got)
-	}
-	a2.SetResourceVersion("2")
-	if err := store.Update(a2); err != nil {
-		t.Fatal(err)
-	}
-	if got := execTimes(); fmt.Sprint(got) != "[7000000 1000002]" {
-		t.Fatalf("after a new resourceVersion: %v", got)
+	update(a, 7_000_000, "3", 2)
+	update(b, 8_000_000, "2", 0)
+	if got := execTimes(); got != "[7000000 8000000]" {
+		t.Fatalf("after a new generation, and a new resourceVersion without generations: %v", got)
 	}
 	if err := store.Delete(b); err != nil {
 		t.Fatal(err)
 	}
-	if got := execTimes(); fmt.Sprint(got) != "[7000000]" || len(s.converted) != 1 {
+	if got := execTimes(); got != "[7000000]" || len(s.converted) != 1 {
 		t.Fatalf("after a delete: %v, %d cached", got, len(s.converted))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
 
@@ -64,6 +66,10 @@ const retryStatus = time.Second
 // synced, then after every change of the objects. A pass that fails
 // (a conflict with a change in flight, the API server away) is retried.
 func (w *StatusWriter) Lead(ctx context.Context) {
+	// The generation of each object whose status this leadership has
+	// found or made right: later passes skip it until its spec changes,
+	// so a change to one object costs a pass one object's checks.
+	done := map[types.UID]int64{}
 	changes, stop := w.opts.Source.SubscribeStrategies()
 	defer stop()
 	batch := notify.NewBatch()
@@ -77,7 +83,7 @@ func (w *StatusWriter) Lead(ctx context.Context) {
 			batch.Arm(50 * time.Millisecond)
 		case <-batch.C():
 			batch.Fired()
-			if err := w.pass(ctx); err != nil && ctx.Err() == nil {
+			if err := w.pass(ctx, done); err != nil && ctx.Err() == nil {
 				w.log.Warn("write strategy status", "err", err)
 				batch.Arm(retryStatus)
 			}
@@ -85,12 +91,15 @@ func (w *StatusWriter) Lead(ctx context.Context) {
 	}
 }
 
-// pass brings the status of every cached object up to date.
-func (w *StatusWriter) pass(ctx context.Context) error {
+// pass brings the status of every cached object up to date, skipping
+// those done holds at their current generation, and records in done
+// those it leaves right (and only cached ones).
+func (w *StatusWriter) pass(ctx context.Context, done map[types.UID]int64) error {
 	src := w.opts.Source
 	if !src.Synced() {
 		return errNotSynced
 	}
+	seen := make(map[types.UID]bool, len(done))
 	var errs []error
 	for _, kind := range []struct {
 		inf  cache.SharedIndexInformer
@@ -105,11 +114,21 @@ func (w *StatusWriter) pass(ctx context.Context) error {
 			if !ok {
 				continue
 			}
+			uid, gen := u.GetUID(), u.GetGeneration()
+			seen[uid] = true
+			// Checked at this generation, and the status still says so
+			// (nobody cleared it since).
+			if observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); gen > 0 && done[uid] == gen && observed == gen {
+				continue
+			}
 			if err := w.update(ctx, kind.res, u, kind.conv); err != nil {
 				errs = append(errs, err)
+				continue
 			}
+			done[uid] = gen
 		}
 	}
+	maps.DeleteFunc(done, func(uid types.UID, _ int64) bool { return !seen[uid] })
 	return errors.Join(errs...)
 }
 
