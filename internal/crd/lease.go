@@ -77,7 +77,8 @@ func NewElector(opts ElectorOptions) *Elector {
 // Lease it runs lead, with a context cancelled as soon as it may have
 // lost it (a renewal failed for longer than Duration/2, so lead stops
 // before another server can take over), and waits for lead to return.
-// On return it gives the Lease up, so another server takes over at once.
+// On return it gives the Lease up, so another server takes over at its next
+// check (within Check), not after Duration.
 func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) error {
 	var (
 		stopLead  context.CancelFunc
@@ -95,7 +96,11 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) error
 	defer next.Stop()
 	<-next.C
 	for {
-		held, err := e.try(ctx, stopLead != nil)
+		// A try takes at most Retry, so a holder whose renewals hang
+		// still steps down after Duration/2, before anyone can take over.
+		tctx, cancelTry := context.WithTimeout(ctx, e.opts.Retry)
+		held, err := e.try(tctx, stopLead != nil)
+		cancelTry()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			e.log.Warn("strategy status lease", "err", err)
@@ -112,8 +117,10 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) error
 			e.log.Info("lost the strategy status lease")
 			abdicate()
 		}
+		// A leader, even one whose renewal just failed, tries again at
+		// Retry; only a server that does not lead waits Check.
 		wait := e.opts.Retry
-		if !held {
+		if stopLead == nil {
 			wait = e.opts.Check + rand.N(e.opts.Check/10+1)
 		}
 		next.Reset(wait)

@@ -104,3 +104,30 @@ func TestObjectsConvertEachVersionOnce(t *testing.T) {
 		t.Fatalf("after a delete: %v, %d cached", got, len(s.converted))
 	}
 }
+
+// TestStatusAt: the status writer skips an object only when both the
+// status and its Accepted condition name the current generation.
+func TestStatusAt(t *testing.T) {
+	status := func(observed, cond int64, condType string) *unstructured.Unstructured {
+		u := benchClusterObject(1)
+		u.Object["status"] = map[string]any{"observedGeneration": observed, "conditions": []any{
+			map[string]any{"type": condType, "status": "True", "observedGeneration": cond},
+		}}
+		return u
+	}
+	for _, tt := range []struct {
+		name string
+		u    *unstructured.Unstructured
+		want bool
+	}{
+		{"both at 3", status(3, 3, v1alpha1.ConditionAccepted), true},
+		{"condition behind", status(3, 2, v1alpha1.ConditionAccepted), false},
+		{"status behind", status(2, 3, v1alpha1.ConditionAccepted), false},
+		{"no Accepted condition", status(3, 3, "Other"), false},
+		{"no status", benchClusterObject(1), false},
+	} {
+		if got := statusAt(tt.u, 3); got != tt.want {
+			t.Errorf("%s: statusAt = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -117,19 +117,39 @@ func (w *StatusWriter) pass(ctx context.Context, done map[types.UID]int64) error
 			uid, gen := u.GetUID(), u.GetGeneration()
 			seen[uid] = true
 			// Checked at this generation, and the status still says so
-			// (nobody cleared it since).
-			if observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); gen > 0 && done[uid] == gen && observed == gen {
+			// (nobody cleared or rewrote it since).
+			if uid != "" && gen > 0 && done[uid] == gen && statusAt(u, gen) {
 				continue
 			}
 			if err := w.update(ctx, kind.res, u, kind.conv); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			done[uid] = gen
+			if uid != "" {
+				done[uid] = gen
+			}
 		}
 	}
 	maps.DeleteFunc(done, func(uid types.UID, _ int64) bool { return !seen[uid] })
 	return errors.Join(errs...)
+}
+
+// statusAt reports whether u's status and its Accepted condition both say
+// generation gen.
+func statusAt(u *unstructured.Unstructured, gen int64) bool {
+	if observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); observed != gen {
+		return false
+	}
+	conds, _, _ := unstructured.NestedFieldNoCopy(u.Object, "status", "conditions")
+	list, _ := conds.([]any)
+	for _, c := range list {
+		m, _ := c.(map[string]any)
+		if m["type"] == v1alpha1.ConditionAccepted {
+			g, _ := m["observedGeneration"].(int64)
+			return g == gen
+		}
+	}
+	return false
 }
 
 // update writes u's status when it does not say what Accepted would.

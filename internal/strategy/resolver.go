@@ -297,7 +297,14 @@ func (r *Resolver) reload(ctx context.Context) error {
 	r.reads++
 	find := func(s Strategy) *prepared {
 		p := r.prepared[s.Name]
-		if p == nil || !p.s.Equal(s) {
+		switch {
+		case p != nil && p.s.Equal(s):
+		case p != nil && p.read == r.reads:
+			// A second strategy of a name this read has seen (stores
+			// keep names unique; a bad row may not): checked apart, and
+			// the first keeps the entry.
+			return &prepared{s: s}
+		default:
 			p = &prepared{s: s}
 			r.prepared[s.Name] = p
 		}
