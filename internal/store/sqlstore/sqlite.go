@@ -122,6 +122,13 @@ func (d *sqliteDialect) prepare(ctx context.Context, read *sql.DB, fresh bool, o
 			return nil, err
 		}
 	}
+	// A checkpoint that a crash cut off leaves page 1 (the new page
+	// count) copied and the pages after it not yet: the file is shorter
+	// than its header says until a checkpoint completes, which the guard
+	// would take for truncation. Complete it before the guard looks.
+	if _, err := d.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return nil, fmt.Errorf("checkpoint the write-ahead log: %w", err)
+	}
 	if d.files, err = guardFiles(d.path); err != nil {
 		return nil, fmt.Errorf("open the database files to guard them: %w", err)
 	}
