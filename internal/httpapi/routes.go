@@ -62,22 +62,22 @@ func routeTable(cfg Config, rs responder, tags etags, watch *watcher, index *end
 	}
 }
 
-// endpoint is how GET / presents a route.
+// endpoint is how GET / presents a route, with who may call it (for GET
+// /api/v1/auth/whoami; not listed).
 type endpoint struct {
 	Method      string `json:"method"`
 	Path        string `json:"path"`
 	Description string `json:"description"`
+	rule        auth.Rule
 }
 
 func (rt route) endpoint() endpoint {
 	method, path, _ := strings.Cut(rt.pattern, " ")
-	return endpoint{Method: method, Path: strings.TrimSuffix(path, "{$}"), Description: rt.description}
+	return endpoint{Method: method, Path: strings.TrimSuffix(path, "{$}"), Description: rt.description, rule: rt.rule}
 }
 
-// endpointList is what GET / lists, and each route's rule (for GET
-// /api/v1/auth/whoami), in the same order. New fills it from the route
-// table before the handler serves anything; it is read-only after that.
+// endpointList is what GET / lists. New fills it from the route table
+// before the handler serves anything; it is read-only after that.
 type endpointList struct {
-	all   []endpoint
-	rules []auth.Rule
+	all []endpoint
 }

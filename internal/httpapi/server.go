@@ -96,7 +96,6 @@ func New(cfg Config) http.Handler {
 	for _, rt := range routeTable(cfg, rs, newETags(), newWatcher(cfg.Watch, cfg.Registry), index) {
 		ep := rt.endpoint()
 		index.all = append(index.all, ep)
-		index.rules = append(index.rules, rt.rule)
 		h := rt.handler
 		if writes != nil && isStrategyWrite(rt.rule) {
 			h = writes.wrap(rs, audits, h)

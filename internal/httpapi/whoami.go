@@ -30,14 +30,13 @@ type whoamiResponse struct {
 func getWhoami(g *auth.Guard, node string, index *endpointList, now func() time.Time, rs responder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := auth.IdentityFrom(r.Context())
-		authenticated := !g.Open() && id.Method != auth.MethodNone
-		decided := map[auth.Permission]bool{} // one review per permission
+		authenticated := id.Method != auth.MethodNone // an open guard names everyone anonymous
+		decided := map[auth.Permission]bool{}         // one review per permission
 		allowed := []string{}
-		for i, ep := range index.all {
-			rule := index.rules[i]
-			may := rule.IsPublic()
+		for _, ep := range index.all {
+			may := ep.rule.IsPublic()
 			if !may {
-				p := rule.Permission()
+				p := ep.rule.Permission()
 				v, seen := decided[p]
 				if !seen {
 					v = g.Permits(r.Context(), id, p)

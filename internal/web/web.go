@@ -67,17 +67,20 @@ type asset struct {
 // one's type.
 func Handler() http.Handler {
 	files := map[string]*asset{}
-	_ = fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		b, err := assets.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", p, err)
+			return err
 		}
 		files[strings.TrimPrefix(p, "assets/")] = newAsset(p, b)
 		return nil
 	})
+	if err != nil { // the files are compiled in: only a broken build gets here
+		panic(fmt.Sprintf("read the embedded dashboard files: %v", err))
+	}
 	return serve(files)
 }
 
@@ -94,19 +97,12 @@ func newAsset(name string, b []byte) *asset {
 	return a
 }
 
-// compress gzips b; nil if it cannot (writes to a bytes.Buffer do not fail).
+// compress gzips b. Writes to a bytes.Buffer do not fail.
 func compress(b []byte) []byte {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil
-	}
-	if _, err := zw.Write(b); err != nil {
-		return nil
-	}
-	if err := zw.Close(); err != nil {
-		return nil
-	}
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level
+	_, _ = zw.Write(b)
+	_ = zw.Close()
 	return buf.Bytes()
 }
 
