@@ -118,9 +118,9 @@ func (a *app) apply(cmd *cobra.Command, c *client.Client, file string, list []cl
 	if dryRun {
 		return a.printDryRun(file, changes, preview)
 	}
-	for _, ch := range changes {
+	for i, ch := range changes { // changes[i] is list[i]'s
 		if ch.action != "unchanged" {
-			if _, err := c.PutDefinition(ctx, ch.want.Name, list[indexOf(list, ch.want.Name)]); err != nil {
+			if _, err := c.PutDefinition(ctx, ch.want.Name, list[i]); err != nil {
 				return fmt.Errorf("strategy %q: %w", ch.want.Name, err)
 			}
 		}
@@ -184,33 +184,20 @@ func sameStrategy(a, b client.Strategy) bool {
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
-func indexOf(list []client.Strategy, name string) int {
-	for i, s := range list {
-		if s.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
 func (a *app) printDryRun(file string, changes []change, p *client.Preview) error {
+	if file == "-" {
+		file = "standard input"
+	}
 	for _, ch := range changes {
 		fmt.Fprintf(a.io.Out, "strategy/%s %s (dry run)\n", ch.want.Name, ch.action)
 		if ch.action == "unchanged" {
 			continue
 		}
-		var before []string
+		before, from := []string(nil), ch.want.Name+" (not stored)"
 		if ch.stored != nil {
-			before = yamlLines(*ch.stored)
+			before, from = yamlLines(*ch.stored), ch.want.Name+" (stored)"
 		}
 		after := yamlLines(ch.want)
-		from := ch.want.Name + " (not stored)"
-		if ch.stored != nil {
-			from = ch.want.Name + " (stored)"
-		}
-		if file == "-" {
-			file = "standard input"
-		}
 		diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 			A: before, B: after,
 			FromFile: from, ToFile: ch.want.Name + " (" + file + ")", Context: 3,
@@ -241,10 +228,7 @@ func yamlLines(s client.Strategy) []string {
 }
 
 func strategyYAML(s client.Strategy) []byte {
-	b, err := json.Marshal(s)
-	if err == nil {
-		b, err = yaml.JSONToYAML(b)
-	}
+	b, err := yaml.Marshal(s)
 	if err != nil {
 		return []byte(err.Error() + "\n")
 	}

@@ -33,7 +33,6 @@ type settings struct {
 	server                    string
 	token, tokenFile          string
 	caFile, certFile, keyFile string
-	context                   string // the context used, if any
 	// credentialSource says where the token came from, for error messages.
 	credentialSource string
 }
@@ -78,7 +77,7 @@ func (f *connFlags) resolve(getenv func(string) string) error {
 		ctx.CertFile = relativeTo(cfgPath, getenv("HOME"), ctx.CertFile)
 		ctx.KeyFile = relativeTo(cfgPath, getenv("HOME"), ctx.KeyFile)
 	}
-	s := settings{context: ctxName}
+	s := settings{}
 	s.server = first(f.server, getenv("BSS_SERVER"), ctx.Server, DefaultServer)
 	if f.token != "" && f.tokenFile != "" {
 		return usagef("--token and --token-file together: give one")

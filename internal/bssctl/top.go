@@ -205,8 +205,6 @@ const (
 // input is a terminal too, it is put in raw mode so that q (or Ctrl-C, which
 // raw mode delivers as a key) quits at once.
 func (v *topView) runTerminal(ctx context.Context, out *os.File, iterations int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var keys <-chan byte
 	if in, ok := v.a.io.In.(*os.File); ok && term.IsTerminal(int(in.Fd())) {
 		kr, err := startKeys(int(in.Fd()))

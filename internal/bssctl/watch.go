@@ -104,10 +104,7 @@ func (w *strategyWatcher) show(s *client.Strategies) error {
 		_, err = fmt.Fprintf(w.out, "%s\n", b)
 		return err
 	case formatYAML:
-		b, err := json.Marshal(s)
-		if err == nil {
-			b, err = yaml.JSONToYAML(b)
-		}
+		b, err := yaml.Marshal(s)
 		if err != nil {
 			return err
 		}
