@@ -174,9 +174,6 @@ func (s *Source) List(context.Context) ([]strategy.Strategy, uint64, error) {
 func (s *Source) objects() []*object {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.converted == nil {
-		s.converted = map[types.UID]*conversion{}
-	}
 	s.reads++
 	var objs []*object
 	for _, kind := range []struct {
@@ -188,17 +185,7 @@ func (s *Source) objects() []*object {
 			if !ok {
 				continue
 			}
-			uid, gen, rv := u.GetUID(), u.GetGeneration(), u.GetResourceVersion()
-			c := s.converted[uid]
-			if c == nil || uid == "" || !c.current(gen, rv) {
-				c = &conversion{generation: gen, resourceVersion: rv}
-				if c.obj, c.err = kind.conv(u); c.err != nil {
-					s.log.Warn("strategy custom resource left out", "err", c.err)
-				}
-				if uid != "" {
-					s.converted[uid] = c
-				}
-			}
+			c := s.convertLocked(u, kind.conv)
 			c.read = s.reads
 			if c.err == nil {
 				objs = append(objs, &c.obj)
@@ -208,6 +195,35 @@ func (s *Source) objects() []*object {
 	maps.DeleteFunc(s.converted, func(_ types.UID, c *conversion) bool { return c.read != s.reads })
 	slices.SortFunc(objs, compareObjects)
 	return objs
+}
+
+// convert converts u with conv, or answers from the cache when u's
+// generation was converted already (the status writer's reads).
+func (s *Source) convert(u *unstructured.Unstructured, conv func(*unstructured.Unstructured) (object, error)) (object, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.convertLocked(u, conv)
+	return c.obj, c.err
+}
+
+// convertLocked is convert with s.mu held. objects forgets what is no
+// longer cached.
+func (s *Source) convertLocked(u *unstructured.Unstructured, conv func(*unstructured.Unstructured) (object, error)) *conversion {
+	uid, gen, rv := u.GetUID(), u.GetGeneration(), u.GetResourceVersion()
+	if c := s.converted[uid]; c != nil && uid != "" && c.current(gen, rv) {
+		return c
+	}
+	c := &conversion{generation: gen, resourceVersion: rv}
+	if c.obj, c.err = conv(u); c.err != nil {
+		s.log.Warn("strategy custom resource left out", "err", c.err)
+	}
+	if uid != "" {
+		if s.converted == nil {
+			s.converted = map[types.UID]*conversion{}
+		}
+		s.converted[uid] = c
+	}
+	return c
 }
 
 // current reports whether c converted the object at generation gen and

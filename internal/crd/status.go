@@ -157,7 +157,7 @@ func (w *StatusWriter) update(ctx context.Context, res dynamic.NamespaceableReso
 	conv func(*unstructured.Unstructured) (object, error)) error {
 	cond := metav1.Condition{Type: v1alpha1.ConditionAccepted, Status: metav1.ConditionTrue, Reason: ReasonValid,
 		Message: "every server applies it", ObservedGeneration: u.GetGeneration()}
-	if o, err := conv(u); err != nil {
+	if o, err := w.opts.Source.convert(u, conv); err != nil {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonInvalid, err.Error()
 	} else if _, err := strategy.Normalize([]strategy.Strategy{o.strategy}, w.opts.Limits); err != nil {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonInvalid, apperr.MessageOf(err)

@@ -274,7 +274,6 @@ func (r *Resolver) finished(target uint64, err error) {
 // was kept.
 type prepared struct {
 	s        Strategy
-	checked  bool // problems and cost are known
 	problems []string
 	cost     cost
 	compiled *compiled // nil: not compiled
@@ -295,28 +294,26 @@ func (r *Resolver) reload(ctx context.Context) error {
 		r.prepared = map[string]*prepared{}
 	}
 	r.reads++
+	// find returns s as prepared: checked, and compiled once kept.
 	find := func(s Strategy) *prepared {
-		p := r.prepared[s.Name]
-		switch {
-		case p != nil && p.s.Equal(s):
-		case p != nil && p.read == r.reads:
-			// A second strategy of a name this read has seen (stores
-			// keep names unique; a bad row may not): checked apart, and
-			// the first keeps the entry.
-			return &prepared{s: s}
-		default:
-			p = &prepared{s: s}
+		cur := r.prepared[s.Name]
+		if cur != nil && cur.s.Equal(s) {
+			cur.read = r.reads
+			return cur
+		}
+		p := &prepared{s: s}
+		p.problems, p.cost = r.check.strategy(s)
+		// A second strategy of a name this read has seen (stores keep
+		// names unique; a bad row may not) is checked apart: the first
+		// keeps the entry.
+		if cur == nil || cur.read != r.reads {
+			p.read = r.reads
 			r.prepared[s.Name] = p
 		}
-		p.read = r.reads
 		return p
 	}
 	own := func(s Strategy) ([]string, cost) {
 		p := find(s)
-		if !p.checked {
-			p.problems, p.cost = r.check.strategy(s)
-			p.checked = true
-		}
 		return p.problems, p.cost
 	}
 	kept, skipped := r.check.inForceWith(stored, own)
@@ -338,21 +335,18 @@ func (r *Resolver) reload(ctx context.Context) error {
 	r.noteLoad(len(list), skipped)
 	r.list, r.compiled, r.loaded = list, cs, true
 	// Forget bindings of strategies that are gone or changed target.
-	var keep map[BindingKey]bool
 	if len(r.bind) > 0 {
-		keep = make(map[BindingKey]bool, len(list))
+		keep := make(map[BindingKey]bool, len(list))
+		for _, s := range list {
+			keep[BindingKey{s.Name, s.PID}] = true
+		}
+		maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
 	}
 	var pids []int
 	for i, s := range list {
-		if keep != nil {
-			keep[BindingKey{s.Name, s.PID}] = true
-		}
 		if s.PID != 0 && !cs[i].elsewhere {
 			pids = append(pids, int(s.PID))
 		}
-	}
-	if keep != nil {
-		maps.DeleteFunc(r.bind, func(k BindingKey, _ uint64) bool { return !keep[k] })
 	}
 	if r.opts.Watcher != nil {
 		// Each PID once, and only this node's: the watcher reads /proc
